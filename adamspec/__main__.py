@@ -1,0 +1,5 @@
+import sys
+
+from adamspec.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Adapters: how a case becomes a call of one implementation, and its results come back."""

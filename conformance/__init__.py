@@ -1,0 +1,1 @@
+"""Conformance engine: cases, strategies, properties and reports (built on adamspec.reference)."""
