@@ -3,10 +3,14 @@
 import importlib.util
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import adamspec
+
+# The console script installed beside this interpreter (the venv need not be activated).
+SCRIPT = str(Path(sys.executable).with_name("adamspec"))
 
 
 @pytest.mark.parametrize("name", ["reference", "conformance", "adapters", "spec"])
@@ -29,16 +33,16 @@ def test_core_imports_without_torch():
     subprocess.run([sys.executable, "-c", code], cwd="/", check=True)
 
 
-@pytest.mark.parametrize("argv", [["adamspec"], [sys.executable, "-m", "adamspec"]])
+@pytest.mark.parametrize("argv", [[SCRIPT], [sys.executable, "-m", "adamspec"]])
 def test_version_names_package_and_spec(argv):
     out = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=True).stdout
     assert adamspec.__version__ in out and adamspec.spec_version() in out
 
 
 def test_spec_command_lists_and_prints_clauses():
-    listing = subprocess.run(["adamspec", "spec"], capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run([SCRIPT, "spec"], capture_output=True, text=True, check=True).stdout
     assert "AW-3" in listing
-    one = subprocess.run(["adamspec", "spec", "AW-3"], capture_output=True, text=True, check=True)
+    one = subprocess.run([SCRIPT, "spec", "AW-3"], capture_output=True, text=True, check=True)
     assert one.stdout.startswith("AW-3 — ")
-    bad = subprocess.run(["adamspec", "spec", "XX-1"], capture_output=True, text=True)
+    bad = subprocess.run([SCRIPT, "spec", "XX-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "XX-1" in bad.stderr

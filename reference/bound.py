@@ -1,0 +1,265 @@
+"""The derived tolerance: a first-order forward error bound for one step (SPEC NUM-2, NUM-3).
+
+For each element of θ, m, v and vmax the bound B limits |computed − exact| for *any*
+reasonable evaluation order of the spec's formula in an implementation's compute
+precision. It is built from term magnitudes: every intermediate carries an absolute
+error bound, and each rounding contributes u times the sum of the absolute values of
+the terms it combines (Higham's γ_k argument), so re-association, lerp for m, folding
+the step size into the denominator, or addcdiv cannot escape it.
+
+The bound is an error estimate, not a value: it is evaluated in binary64 from the
+inputs and exact outputs rounded to binary64 (a few correct digits are all it needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from adamspec.reference.floats import BINARY64, FloatFormat, float_format
+from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Profile
+
+# Conformance: |impl − exact| ≤ C·B elementwise (SPEC NUM-2). B already counts the
+# roundings of every evaluation order we know of with margin; C = 1 keeps the
+# criterion exactly the derived bound.
+C = 1.0
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """How an implementation path evaluates the step (SPEC DT-2, DT-4).
+
+    compute: the format each elementwise operation rounds to (torch CPU for-loop with
+        bf16 parameters: bfloat16; torch fused: float32).
+    scalars: the format hyperparameters and the scalars derived from them (1 − β,
+        β^t, α/(1 − β1^t), …) are held in: binary64 for Python floats, float32 for
+        paths that keep them in float32 tensors.
+    powers: "pow" (β^t from one power function) or "product" (a running product of
+        t factors, whose error grows with t).
+    """
+
+    compute: FloatFormat
+    scalars: FloatFormat = BINARY64
+    powers: str = "pow"
+
+    def __post_init__(self):
+        object.__setattr__(self, "compute", float_format(self.compute))
+        object.__setattr__(self, "scalars", float_format(self.scalars))
+        if self.powers not in ("pow", "product"):
+            raise ValueError(f"powers must be 'pow' or 'product', got {self.powers!r}")
+
+
+@dataclass(frozen=True)
+class StepBound:
+    """Absolute error bounds per element (binary64 arrays); vmax is None without AMSGrad."""
+
+    theta: np.ndarray
+    m: np.ndarray
+    v: np.ndarray
+    vmax: np.ndarray | None
+
+
+def _half_ulp(x: np.ndarray, fmt: FloatFormat) -> np.ndarray:
+    """Half the spacing of ``fmt`` at |x|: the error of the final rounding to storage."""
+    ax = np.abs(x)
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log2(np.where(ax > 0, ax, 1.0)))
+    e = np.maximum(np.where(ax > 0, e, fmt.emin), fmt.emin)
+    return np.ldexp(0.5, (e - fmt.precision + 1).astype(np.int64))
+
+
+def _sqrt_error(x, ex, extra_rel):
+    """Error of √x given |Δx| ≤ ex: min(Δx/(2√x), √Δx), plus extra relative roundings.
+
+    The first form is the usual derivative bound; the second, |√(x+d) − √x| ≤ √|d|,
+    keeps it finite as x → 0 (v = 0 with a perturbed zero).
+    """
+    r = np.sqrt(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        deriv = np.where(x > 0, ex / (2 * r), np.inf)
+    return np.minimum(deriv, np.sqrt(ex)) + extra_rel * r
+
+
+def step_bound(
+    theta, grad, m, v, t_prev: int, hyper: Hyper, arith: Arithmetic, storage,
+    exact_out: dict, profile: Profile = CANONICAL, vmax=None,
+) -> StepBound:
+    """B for one step from (θ, g, m, v, vmax, t_prev), given the exact outputs in binary64.
+
+    ``exact_out`` holds the exact θ, m, v (and vmax) after the step rounded to binary64;
+    only the final storage rounding uses them.
+    """
+    storage = float_format(storage)
+    u = arith.compute.unit_roundoff
+    us = arith.scalars.unit_roundoff
+    # Relative perturbation of each hyperparameter as held: none when held in binary64,
+    # where the Python float the user passed is held exactly.
+    rho_hold = 0.0 if arith.scalars.precision >= 53 else us
+    # Relative error of a derived scalar: up to 4 roundings in the scalars format
+    # (e.g. power, subtraction, division, square root) and one cast to compute precision.
+    rho_der = 4 * us + u
+    # Absolute floor for gradual underflow: half the compute format's smallest subnormal
+    # per rounding, counted generously (8 roundings per output).
+    tiny = 8 * np.ldexp(0.5, arith.compute.emin - arith.compute.precision + 1)
+
+    f64 = np.float64
+    th, g, m0, v0 = (np.asarray(a, dtype=f64) for a in (theta, grad, m, v))
+    a, b1, b2 = hyper.lr, hyper.beta1, hyper.beta2
+    eps, lam = hyper.eps, hyper.weight_decay
+    t = t_prev + 1
+    with np.errstate(all="ignore"):
+        # MAX-1, L2-1: g' = ±g (+ λθ). λθ: one product, λ held and cast, one addition.
+        gp = -g if hyper.maximize else g.copy()
+        e_gp = np.zeros_like(gp)
+        if hyper.mode is Mode.ADAM_L2:
+            lt = lam * th
+            e_gp = (2 * u + rho_hold) * np.abs(lt) + u * (np.abs(gp) + np.abs(lt))
+            gp = gp + lt
+
+        # Derived scalars and their absolute errors.
+        c1, c2 = 1.0 - b1, 1.0 - b2
+        d_c1 = rho_hold * b1 + rho_der * c1
+        d_c2 = rho_hold * b2 + rho_der * c2
+        if profile.bias_correction:
+            p1, p2 = b1**t, b2**t
+            # β held with relative error ρ makes β^t off by t·ρ relative; a running
+            # product adds one rounding per factor.
+            rho_pow = t * rho_hold + (t * us if arith.powers == "product" else rho_der)
+            bc1, bc2 = 1.0 - p1, 1.0 - p2
+            rel_bc1 = (p1 * rho_pow + rho_der * bc1) / bc1
+            rel_bc2 = (p2 * rho_pow + rho_der * bc2) / bc2
+        else:
+            bc1 = bc2 = 1.0
+            rel_bc1 = rel_bc2 = 0.0
+
+        # AD-2: m = β1·m + (1−β1)·g'. Up to 3 roundings per term in any order; the lerp
+        # form m + w·(g' − m) rounds g' − m, which the |m| (not β1|m|) magnitude covers.
+        m1 = b1 * m0 + c1 * gp
+        e_m = (3 * u * (np.abs(m0) + c1 * np.abs(gp)) + rho_hold * b1 * np.abs(m0)
+               + d_c1 * np.abs(gp) + c1 * e_gp + tiny)
+        # AD-3: v = β2·v + (1−β2)·g'². addcmul rounds value·g, ·g and the sum: 4 per term.
+        g2 = gp * gp
+        v1 = b2 * v0 + c2 * g2
+        e_v = (4 * u * (np.abs(v0) + c2 * g2) + rho_hold * b2 * np.abs(v0) + d_c2 * g2
+               + c2 * (2 * np.abs(gp) * e_gp + e_gp * e_gp) + tiny)
+
+        # AMS-1 / VAR-6: the maximum is exact; its error is that of the value it picks,
+        # and a computed v can only win where v + e_v reaches vmax.
+        vd, e_vd, vd_corrected = v1, e_v, False
+        vmax1 = e_vmax = None
+        if hyper.amsgrad:
+            vm0 = np.asarray(vmax, dtype=f64)
+            if profile.amsgrad_over == "v":
+                cand, e_cand = v1, e_v
+            else:
+                cand = v1 / bc2
+                e_cand = (e_v + v1 * rel_bc2) / bc2 + u * cand
+            vmax1 = np.maximum(vm0, cand)
+            e_vmax = np.where(cand + e_cand >= vm0, e_cand, 0.0)
+            vd, e_vd, vd_corrected = vmax1, e_vmax, profile.amsgrad_over == "vhat"
+
+        # AD-5 / VAR-4: the normalised update u = m̂ / denominator.
+        d_eps = (rho_hold + rho_der) * eps
+        if vd_corrected:
+            vhat, e_vhat = vd, e_vd
+        else:
+            vhat = vd / bc2
+            e_vhat = (e_vd + vd * rel_bc2) / bc2
+        mhat = m1 / bc1
+        e_mhat = (e_m + np.abs(m1) * rel_bc1) / bc1 + u * np.abs(mhat)
+        if profile.eps_placement == "outside":
+            # √v̂ directly, or √v / √bc2: up to 3 roundings.
+            root = np.sqrt(vhat)
+            den = root + eps
+            e_den = _sqrt_error(vhat, e_vhat, 3 * u) + d_eps + u * den
+            num, e_num = mhat, e_mhat
+        elif profile.eps_placement == "inside":
+            w = vhat + eps
+            den = np.sqrt(w)
+            e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
+            num, e_num = mhat, e_mhat
+        else:  # ε-hat: (√bc2/bc1)·m / (√v + ε)
+            vraw = vhat * bc2
+            e_vraw = e_vd if not vd_corrected else e_vhat * bc2 + vraw * rel_bc2
+            den = np.sqrt(vraw) + eps
+            e_den = _sqrt_error(vraw, e_vraw, u) + d_eps + u * den
+            scale = np.sqrt(bc2) / bc1
+            num = scale * m1
+            e_num = scale * e_m + np.abs(num) * (0.5 * rel_bc2 + rel_bc1 + rho_der + u)
+        upd = num / den
+        e_upd = e_num / den + np.abs(upd) * (e_den / den + u)
+
+        # AD-6: the step α·u. α (or α/bc1 folded into a step size, or its negation in
+        # the capturable form) is a held, derived, cast scalar; 2 more roundings cover
+        # the product and addcdiv's internal multiply.
+        lr = a * (profile.schedule_multiplier if profile.decay_scale == "scheduled" else 1.0)
+        step_term = lr * upd
+        e_step = lr * e_upd + np.abs(step_term) * (rho_hold + rho_der + 2 * u)
+
+        # AW-1 / VAR-2 / VAR-3: decay factor d = 1 − scale·λ.
+        if hyper.mode is Mode.ADAMW and lam != 0.0:
+            scale = {"lr": a, "independent": 1.0,
+                     "scheduled": profile.schedule_multiplier}[profile.decay_scale]
+            d = 1.0 - scale * lam
+            d_d = scale * lam * (2 * rho_hold + rho_der) + rho_der * abs(d)
+            n_round = 2  # θ·d then the subtraction (or θ − αλθ − step: 2 additions)
+        else:
+            d, d_d, n_round = 1.0, 0.0, 1
+        ath, astep = np.abs(th), np.abs(step_term)
+        if profile.decay_order == "before":
+            e_th = ath * d_d + n_round * u * (ath + astep) + e_step + tiny
+        else:
+            inner = np.abs(th - step_term)
+            e_th = (inner * d_d + (u * (ath + astep) + e_step) * abs(d)
+                    + u * np.abs((th - step_term) * d) + tiny)
+
+        # DT-3: every stored output is finally rounded to the storage format.
+        out = exact_out
+        e_th = e_th + _half_ulp(out["theta"], storage)
+        e_m = e_m + _half_ulp(out["m"], storage)
+        e_v = e_v + _half_ulp(out["v"], storage)
+        if hyper.amsgrad:
+            e_vmax = e_vmax + _half_ulp(out["vmax"], storage)
+    return StepBound(e_th, e_m, e_v, e_vmax)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """Observed error of one output against the exact value and its bound (SPEC NUM-4)."""
+
+    abs_error: np.ndarray  # |impl − exact|, binary64
+    ulps: np.ndarray  # in units of the storage format's spacing at the exact value
+    fraction: np.ndarray  # abs_error / (C·B): ≤ 1 conforms
+    ok: np.ndarray  # elementwise verdict, IEEE classes compared where exact is non-finite
+
+    @property
+    def worst(self) -> int:
+        """Flat index of the element with the largest bound fraction."""
+        frac = np.where(np.isnan(self.fraction), np.inf, self.fraction)
+        return int(np.argmax(frac)) if frac.size else -1
+
+
+def measure(impl, exact_f64, error_f64, bound, storage) -> Measurement:
+    """Compare an implementation's stored values with the exact ones.
+
+    ``exact_f64``: exact values rounded to binary64 (for classes and ulp scale);
+    ``error_f64``: impl − exact computed accurately (e.g. (impl − hi) − lo from a
+    double-double oracle). Where the exact value is non-finite the verdict is IEEE
+    class agreement: NaN for NaN, the same infinity for an infinity (SPEC NF-1, NUM-7).
+    """
+    storage = float_format(storage)
+    impl = np.asarray(impl, dtype=np.float64)
+    exact = np.asarray(exact_f64, dtype=np.float64)
+    err = np.abs(np.asarray(error_f64, dtype=np.float64))
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(exact)
+        spacing = 2 * _half_ulp(np.where(finite, exact, 0.0), storage)
+        ulps = np.where(finite, err / spacing, np.where(_same_class(impl, exact), 0.0, np.inf))
+        frac = np.where(finite, err / (C * bound), ulps)
+        frac = np.where(finite & (err == 0), 0.0, frac)
+        ok = np.where(finite, np.isfinite(impl) & (err <= C * bound), _same_class(impl, exact))
+    return Measurement(err, ulps, frac, ok)
+
+
+def _same_class(impl, exact):
+    return (np.isnan(impl) & np.isnan(exact)) | (impl == exact)
