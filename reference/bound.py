@@ -213,13 +213,15 @@ def step_bound(
             e_th = (inner * d_d + (u * (ath + astep) + e_step) * abs(d)
                     + u * np.abs((th - step_term) * d) + tiny)
 
-        # DT-3: every stored output is finally rounded to the storage format.
-        out = exact_out
-        e_th = e_th + _half_ulp(out["theta"], storage)
-        e_m = e_m + _half_ulp(out["m"], storage)
-        e_v = e_v + _half_ulp(out["v"], storage)
+        # DT-3: every stored output is finally rounded to the storage format. The
+        # computed value may lie up to e beyond the exact one, in a binade with twice
+        # the spacing, so the half-ulp is taken at |exact| + e.
+        def stored(e, name):
+            return e + _half_ulp(np.abs(exact_out[name]) + e, storage)
+
+        e_th, e_m, e_v = stored(e_th, "theta"), stored(e_m, "m"), stored(e_v, "v")
         if hyper.amsgrad:
-            e_vmax = e_vmax + _half_ulp(out["vmax"], storage)
+            e_vmax = stored(e_vmax, "vmax")
     return StepBound(e_th, e_m, e_v, e_vmax)
 
 

@@ -9,7 +9,6 @@ from decimal import Decimal, getcontext, localcontext
 import mpmath
 import numpy as np
 import pytest
-
 from adamspec.reference import Hyper, State, checked_step, round_to, step
 
 

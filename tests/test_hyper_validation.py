@@ -3,7 +3,6 @@
 import math
 
 import pytest
-
 from adamspec.reference import Hyper, HyperparameterError
 
 MUST_REJECT = [

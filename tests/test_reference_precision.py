@@ -3,13 +3,20 @@
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
 from adamspec.reference import (
-    BFLOAT16, Hyper, PrecisionError, State, checked_step, round_to, step, to_mpf, ulp,
+    BFLOAT16,
+    Hyper,
+    PrecisionError,
+    State,
+    checked_step,
+    round_to,
+    step,
+    to_mpf,
+    ulp,
 )
 from adamspec.reference.exact import max_relative_disagreement
+from hypothesis import given
+from hypothesis import strategies as st
 
 
 @given(theta=st.floats(-1e20, 1e20), g=st.floats(-1e20, 1e20), m=st.floats(-1e20, 1e20),

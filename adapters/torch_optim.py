@@ -1,0 +1,127 @@
+"""torch.optim.Adam / AdamW on CPU, through its for-loop, foreach and fused paths.
+
+torch is imported when a session opens, so listing adapters works without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ml_dtypes
+import numpy as np
+from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, UnsupportedCase
+from adamspec.reference.hyper import Mode
+
+_DTYPES = ("float64", "float32", "bfloat16", "float16")
+_PATHS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - exercised without the extra
+        raise UnsupportedCase("torch is not installed: pip install 'adamspec[torch]'") from exc
+    return torch
+
+
+def _to_torch(torch, a: np.ndarray):
+    a = np.asarray(a)
+    if a.dtype == ml_dtypes.bfloat16:  # numpy's bfloat16 has no torch twin: widen exactly
+        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(a.copy())
+
+
+def _to_numpy(t, dtype) -> np.ndarray:
+    t = t.detach().cpu()
+    if str(t.dtype) == "torch.bfloat16":
+        return t.float().numpy().astype(ml_dtypes.bfloat16)
+    return t.numpy().astype(dtype, copy=True)
+
+
+class TorchAdamSession:
+    def __init__(self, cls, path_kwargs, groups: Sequence[GroupSpec], states):
+        torch = _torch()
+        self._torch = torch
+        self.params, param_groups = [], []
+        for group in groups:
+            h = group.hyper
+            ps = [torch.nn.Parameter(_to_torch(torch, a)) for a in group.params]
+            self.params += ps
+            param_groups.append({
+                "params": ps, "lr": h.lr, "betas": (h.beta1, h.beta2), "eps": h.eps,
+                "weight_decay": h.weight_decay, "amsgrad": h.amsgrad, "maximize": h.maximize,
+            })
+        self.dtypes = [a.dtype for g in groups for a in g.params]
+        self.opt = cls(param_groups, **path_kwargs)
+        for p, st in zip(self.params, states):
+            if st is None or st.step is None:
+                continue
+            entry = {
+                # torch keeps the count in a float32 tensor (float64 under a float64 default).
+                "step": torch.tensor(float(st.step), dtype=torch.float32),
+                "exp_avg": _to_torch(torch, st.m),
+                "exp_avg_sq": _to_torch(torch, st.v),
+            }
+            if st.vmax is not None:
+                entry["max_exp_avg_sq"] = _to_torch(torch, st.vmax)
+            self.opt.state[p] = entry
+
+    def step(self, grads):
+        for p, g in zip(self.params, grads, strict=True):
+            p.grad = None if g is None else _to_torch(self._torch, g)
+        self.opt.step()
+
+    def read(self):
+        out = []
+        for p, dt in zip(self.params, self.dtypes):
+            st = self.opt.state.get(p)
+            if not st:
+                out.append(ParamState(_to_numpy(p, dt)))
+                continue
+            vmax = st.get("max_exp_avg_sq")
+            out.append(ParamState(
+                _to_numpy(p, dt), _to_numpy(st["exp_avg"], dt), _to_numpy(st["exp_avg_sq"], dt),
+                None if vmax is None else _to_numpy(vmax, dt),
+                int(st["step"].item()) if hasattr(st["step"], "item") else int(st["step"]),
+            ))
+        return out
+
+    def close(self):
+        self.opt = None
+
+
+class TorchAdamAdapter:
+    """``torch.adam.<path>`` (modes adam, adam_l2) or ``torch.adamw.<path>`` (adamw)."""
+
+    def __init__(self, family: str, path: str):
+        if family not in ("adam", "adamw") or path not in _PATHS:
+            raise ValueError(f"unknown torch adapter torch.{family}.{path}")
+        self.family, self.path = family, path
+        # CPU for-loop and foreach round every operation to the parameter's dtype; the
+        # fused kernel computes reduced-precision parameters in float32 (SPEC DT-2).
+        if path == "fused":
+            compute = {"float64": "float64", "float32": "float32", "bfloat16": "float32",
+                       "float16": "float32"}
+        else:
+            compute = {d: d for d in _DTYPES}
+        self.capabilities = Capabilities(
+            name=f"torch.{family}.{path}",
+            modes=frozenset({"adamw"} if family == "adamw" else {"adam", "adam_l2"}),
+            dtypes=frozenset(_DTYPES),
+            compute=compute,
+            max_step=2**24,  # the float32 step tensor counts exactly up to 2^24
+            notes="torch.optim." + ("AdamW" if family == "adamw" else "Adam")
+            + f" on CPU, {path} implementation",
+        )
+
+    def open(self, groups, states):
+        torch = _torch()
+        for g in groups:
+            if g.hyper.mode.value not in self.capabilities.modes:
+                raise UnsupportedCase(
+                    f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}"
+                )
+        cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
+        if self.family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
+            raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
+        return TorchAdamSession(cls, dict(_PATHS[self.path]), groups, states)
