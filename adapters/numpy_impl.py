@@ -1,0 +1,117 @@
+"""A plain numpy implementation of the Adam family, written from the spec.
+
+It computes in the parameter's own dtype (float64, float32, or bfloat16 through
+ml_dtypes, which rounds every operation), in one of several evaluation orders real
+kernels use. The orders exist so the error bound can be shown to hold for each of
+them; all are correct implementations of the same formula.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
+from adamspec.reference.hyper import Hyper, Mode
+
+ORDERS = ("textbook", "torch_forloop", "lerp", "capturable")
+
+
+def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "textbook"):
+    """One step in the arrays' dtype; returns (θ, m, v, vmax, t). Inputs are not modified."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}")
+    dt = theta.dtype.type
+    t = t_prev + 1
+    s = lambda x: dt(x)  # noqa: E731 - a scalar as the kernel holds it (rounded to dtype)
+    with np.errstate(all="ignore"):
+        g = -grad if h.maximize else grad.copy()
+        th = theta.copy()
+        if h.mode is Mode.ADAM_L2:
+            g = g + s(h.weight_decay) * th
+        elif h.mode is Mode.ADAMW:
+            if order == "capturable":
+                th = th - s(h.lr * h.weight_decay) * th  # θ − αλθ
+            else:
+                th = th * s(1 - h.lr * h.weight_decay)
+        if order == "lerp":
+            m1 = m + s(1 - h.beta1) * (g - m)
+            v1 = v + s(1 - h.beta2) * (g * g - v)
+        else:
+            m1 = s(h.beta1) * m + s(1 - h.beta1) * g
+            v1 = s(h.beta2) * v + (s(1 - h.beta2) * g) * g
+        vd = v1
+        vmax1 = None
+        if h.amsgrad:
+            vmax1 = np.maximum(vmax, v1)
+            vd = vmax1
+        bc1, bc2 = 1 - h.beta1**t, 1 - h.beta2**t  # binary64, as a Python host computes them
+        if order == "textbook":
+            upd = (m1 / s(bc1)) / (np.sqrt(vd / s(bc2)) + s(h.eps))
+            th1 = th - s(h.lr) * upd
+        elif order in ("torch_forloop", "lerp"):
+            denom = np.sqrt(vd) / s(bc2**0.5) + s(h.eps)
+            th1 = th + s(-h.lr / bc1) * (m1 / denom)
+        else:  # capturable: fold −α/bc1 into the denominator
+            # IEEE scalars, as on a device: at lr = 0 this form divides by −0 and yields
+            # NaN/inf where the formula gives θ, so it is only a correct order for lr > 0.
+            step_neg = np.float64(-h.lr) / np.float64(bc1)
+            denom = np.sqrt(vd) / s(bc2**0.5 * step_neg) + s(h.eps / step_neg)
+            th1 = th + m1 / denom
+    return th1.astype(theta.dtype), m1, v1, vmax1, t
+
+
+class NumpySession:
+    def __init__(self, groups, states, order):
+        self.order = order
+        self.hypers, self.items = [], []
+        for group in groups:
+            for a in group.params:
+                self.hypers.append(group.hyper)
+                self.items.append(ParamState(np.array(a, copy=True)))
+        for i, st in enumerate(states):
+            if st is not None and st.step is not None:
+                self.items[i] = ParamState(self.items[i].theta, st.m.copy(), st.v.copy(),
+                                           None if st.vmax is None else st.vmax.copy(), st.step)
+
+    def step(self, grads):
+        for i, (g, h) in enumerate(zip(grads, self.hypers, strict=True)):
+            if g is None:  # NOGRAD-1/2: untouched, no state created
+                continue
+            it = self.items[i]
+            if it.step is None:
+                z = np.zeros_like(it.theta)
+                it = ParamState(it.theta, z, z.copy(), z.copy() if h.amsgrad else None, 0)
+            out = numpy_step(it.theta, np.asarray(g, dtype=it.theta.dtype), it.m, it.v, it.vmax,
+                             it.step, h, self.order)
+            self.items[i] = ParamState(*out)
+
+    def read(self):
+        return [ParamState(*(None if a is None else (a.copy() if isinstance(a, np.ndarray) else a)
+                             for a in (it.theta, it.m, it.v, it.vmax, it.step))) for it in self.items]
+
+    def close(self):
+        self.items = []
+
+
+class NumpyAdapter:
+    """``numpy.adam`` / ``numpy.adamw``: the spec in plain numpy, computing in the storage dtype."""
+
+    def __init__(self, family: str, order: str = "textbook"):
+        if family not in ("adam", "adamw"):
+            raise ValueError(f"unknown numpy adapter numpy.{family}")
+        self.family, self.order = family, order
+        suffix = "" if order == "textbook" else f"[{order}]"
+        dtypes = ("float64", "float32", "bfloat16")
+        self.capabilities = Capabilities(
+            name=f"numpy.{family}{suffix}",
+            modes=frozenset({"adamw"} if family == "adamw" else {"adam", "adam_l2"}),
+            dtypes=frozenset(dtypes),
+            compute={d: d for d in dtypes},
+            notes=f"plain numpy from the spec, evaluation order {order!r}",
+        )
+
+    def open(self, groups, states):
+        for g in groups:
+            if g.hyper.mode.value not in self.capabilities.modes:
+                raise UnsupportedCase(f"{self.capabilities.name} does not implement {g.hyper.mode.value}")
+        return NumpySession(groups, states, self.order)
