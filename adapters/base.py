@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
+
 from adamspec.reference.hyper import CANONICAL, Hyper, Profile
 
 

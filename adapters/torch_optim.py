@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import ml_dtypes
 import numpy as np
+
 from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, UnsupportedCase
 from adamspec.reference.hyper import Mode
 

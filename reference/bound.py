@@ -181,7 +181,9 @@ def step_bound(
             vd, e_vd, vd_corrected = vmax1, e_vmax, profile.amsgrad_over == "vhat"
 
         # AD-5 / VAR-4: the normalised update u = m̂ / denominator.
-        d_eps = (rho_hold + rho_der) * eps
+        # ε as held and cast; below the normal range the cast error is absolute (binary16
+        # turns ε = 1e-8 into 0).
+        d_eps = (rho_hold + rho_der) * eps + (tiny_unit / 8 if eps > 0 else 0.0)
         if vd_corrected:
             vhat, e_vhat = vd, e_vd
         else:
@@ -289,8 +291,18 @@ def measure(impl, exact_f64, error_f64, bound, storage, outside_model=None) -> M
         frac = np.where(finite, err / (C * bound), ulps)
         frac = np.where(finite & (err == 0), 0.0, frac)
         ok = np.where(finite, np.isfinite(impl) & (err <= C * bound), _same_class(impl, exact))
+        # NUM-7: an exact value at or beyond the storage overflow threshold is stored as
+        # ±inf (and may be, within the bound, when it lies just below it).
+        threshold = np.ldexp(2.0 - 2.0 ** -storage.precision, storage.emax)
+        overflowed = finite & (np.abs(exact) + C * bound >= threshold) & (impl == np.sign(exact) * np.inf)
+        ok = ok | overflowed
+        frac = np.where(overflowed, 0.0, frac)
+        ulps = np.where(overflowed, 0.0, ulps)
     exempt = np.zeros(ok.shape, bool) if outside_model is None else np.asarray(outside_model, bool)
-    exempt = exempt & finite  # a non-finite exact value is always judged by class (NF-1)
+    # An unbounded B (a denominator that may have cancelled or underflowed to nothing)
+    # puts the element outside the model too; a non-finite exact value is always judged
+    # by class (NF-1).
+    exempt = (exempt | ~(np.asarray(bound) < np.inf)) & finite
     return Measurement(err, ulps, frac, ok | exempt, exempt)
 
 

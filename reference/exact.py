@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import mpmath
 import numpy as np
+
 from adamspec.reference import steps
 from adamspec.reference.floats import round_array, to_mpf_array
 from adamspec.reference.hyper import CANONICAL, Hyper, Profile

@@ -8,6 +8,7 @@ All arithmetic is mpmath at the caller's working precision; inputs are exact mpf
 from __future__ import annotations
 
 import mpmath
+
 from adamspec.reference.hyper import Hyper, Mode, Profile
 
 ONE = mpmath.mpf(1)

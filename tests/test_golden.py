@@ -9,6 +9,7 @@ from decimal import Decimal, getcontext, localcontext
 import mpmath
 import numpy as np
 import pytest
+
 from adamspec.reference import Hyper, State, checked_step, round_to, step
 
 

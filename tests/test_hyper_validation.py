@@ -3,6 +3,7 @@
 import math
 
 import pytest
+
 from adamspec.reference import Hyper, HyperparameterError
 
 MUST_REJECT = [

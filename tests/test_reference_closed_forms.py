@@ -7,9 +7,10 @@ the reference's own working-precision error, stated next to it.
 import mpmath
 import numpy as np
 import pytest
-from adamspec.reference import CANONICAL, Hyper, Profile, State, step, to_mpf, trajectory
 from hypothesis import assume, given
 from hypothesis import strategies as st
+
+from adamspec.reference import CANONICAL, Hyper, Profile, State, step, to_mpf, trajectory
 
 PREC = 256
 finite64 = st.floats(min_value=-1e30, max_value=1e30, allow_nan=False, allow_subnormal=False)

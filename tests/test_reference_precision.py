@@ -3,6 +3,9 @@
 import mpmath
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from adamspec.reference import (
     BFLOAT16,
     Hyper,
@@ -15,8 +18,6 @@ from adamspec.reference import (
     ulp,
 )
 from adamspec.reference.exact import max_relative_disagreement
-from hypothesis import given
-from hypothesis import strategies as st
 
 
 @given(theta=st.floats(-1e20, 1e20), g=st.floats(-1e20, 1e20), m=st.floats(-1e20, 1e20),
