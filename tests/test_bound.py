@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from adamspec.adapters.numpy_impl import ORDERS, numpy_step
 from adamspec.reference import Hyper, Profile, State, float_format, step
-from adamspec.reference.bound import C, Arithmetic, measure, step_bound
+from adamspec.reference.bound import Arithmetic, C, measure, step_bound
 
 DTYPES = ["float64", "float32", "bfloat16"]
 
