@@ -65,6 +65,9 @@ class GroupSpec:
 
     hyper: Hyper
     params: tuple[np.ndarray, ...] = field(default_factory=tuple)
+    # Per parameter: "contiguous", "transposed" (a 2-d parameter stored column-major) or
+    # "strided" (every other element of a larger buffer); empty means all contiguous.
+    layouts: tuple[str, ...] = ()
 
 
 class Session(Protocol):
@@ -76,12 +79,22 @@ class Session(Protocol):
 
     def close(self) -> None: ...
 
+    # Optional, for SPEC MUT-1/MUT-2 (a session without them makes those properties
+    # not applicable): the gradients as the implementation holds them after the last
+    # step, and whether each parameter was updated in place.
+    # def grads_after(self) -> list[np.ndarray | None]: ...
+    # def updated_in_place(self) -> list[bool]: ...
+
 
 class Adapter(Protocol):
     capabilities: Capabilities
 
     def open(self, groups: Sequence[GroupSpec], states: Sequence[ParamState | None]) -> Session:
         """Build the implementation; ``states`` (one per parameter, None = fresh) is injected."""
+
+
+class AdapterError(Exception):
+    """The adapter could not be built (SPEC API-1): the run ends with exit status 3."""
 
 
 class UnsupportedCase(Exception):

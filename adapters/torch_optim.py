@@ -39,14 +39,33 @@ def _to_numpy(t, dtype) -> np.ndarray:
     return t.numpy().astype(dtype, copy=True)
 
 
+def _laid_out(torch, a: np.ndarray, layout: str):
+    """A leaf tensor holding ``a`` in the requested memory layout (SPEC STATE-4)."""
+    base = _to_torch(torch, a)
+    if layout == "contiguous" or base.dim() == 0 or base.numel() == 0:
+        return base
+    if layout == "transposed" and base.dim() == 2:
+        return base.t().contiguous().t()  # same values, column-major strides
+    if layout == "strided":  # every other element of a buffer twice as long
+        buf = torch.zeros((2 * base.numel(),), dtype=base.dtype)
+        view = buf[::2]
+        view.copy_(base.reshape(-1))
+        return view.view(base.shape) if base.dim() <= 1 else view.as_strided(
+            base.shape, [2 * s for s in base.contiguous().stride()])
+    return base
+
+
 class TorchAdamSession:
+    """One torch optimizer over the case's parameter groups."""
+
     def __init__(self, cls, path_kwargs, groups: Sequence[GroupSpec], states):
         torch = _torch()
         self._torch = torch
         self.params, param_groups = [], []
         for group in groups:
             h = group.hyper
-            ps = [torch.nn.Parameter(_to_torch(torch, a)) for a in group.params]
+            layouts = group.layouts or ("contiguous",) * len(group.params)
+            ps = [torch.nn.Parameter(_laid_out(torch, a, lay)) for a, lay in zip(group.params, layouts)]
             self.params += ps
             param_groups.append({
                 "params": ps, "lr": h.lr, "betas": (h.beta1, h.beta2), "eps": h.eps,
@@ -66,11 +85,23 @@ class TorchAdamSession:
             if st.vmax is not None:
                 entry["max_exp_avg_sq"] = _to_torch(torch, st.vmax)
             self.opt.state[p] = entry
+        self._grads, self._ptrs = [], []
 
     def step(self, grads):
+        self._grads = []
         for p, g in zip(self.params, grads, strict=True):
             p.grad = None if g is None else _to_torch(self._torch, g)
+            self._grads.append(p.grad)
+        self._ptrs = [(p.data_ptr(), p.stride()) for p in self.params]
         self.opt.step()
+
+    def grads_after(self):
+        """The gradient tensors handed to step(), as they are now (SPEC MUT-1)."""
+        return [None if g is None else _to_numpy(g, dt) for g, dt in zip(self._grads, self.dtypes)]
+
+    def updated_in_place(self):
+        """Whether each parameter still lives in the storage it had before step() (SPEC MUT-2)."""
+        return [(p.data_ptr(), p.stride()) == ptr for p, ptr in zip(self.params, self._ptrs)]
 
     def read(self):
         out = []
@@ -80,15 +111,25 @@ class TorchAdamSession:
                 out.append(ParamState(_to_numpy(p, dt)))
                 continue
             vmax = st.get("max_exp_avg_sq")
+            step = st.get("step")
             out.append(ParamState(
-                _to_numpy(p, dt), _to_numpy(st["exp_avg"], dt), _to_numpy(st["exp_avg_sq"], dt),
-                None if vmax is None else _to_numpy(vmax, dt),
-                int(st["step"].item()) if hasattr(st["step"], "item") else int(st["step"]),
+                _to_numpy(p, dt), _state_numpy(st.get("exp_avg")), _state_numpy(st.get("exp_avg_sq")),
+                None if vmax is None else _state_numpy(vmax),
+                None if step is None else int(step.item() if hasattr(step, "item") else step),
             ))
         return out
 
     def close(self):
         self.opt = None
+
+
+def _state_numpy(t):
+    """State as stored, in its own dtype (SPEC DT-1 is judged on it)."""
+    if t is None:
+        return None
+    if str(t.dtype) == "torch.bfloat16":
+        return t.detach().cpu().float().numpy().astype(ml_dtypes.bfloat16)
+    return t.detach().cpu().numpy().copy()
 
 
 class TorchAdamAdapter:
@@ -126,3 +167,30 @@ class TorchAdamAdapter:
         if self.family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
             raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
         return TorchAdamSession(cls, dict(_PATHS[self.path]), groups, states)
+
+
+class TorchClassAdapter:
+    """Any ``torch.optim.Optimizer`` subclass with torch's constructor and state keys.
+
+    ``claim`` is the one mode it claims to compute; it is assumed to compute in the
+    parameter's dtype with Python-float hyperparameters, like torch's for-loop path.
+    """
+
+    def __init__(self, cls, claim: str, name: str | None = None):
+        self.cls = cls
+        dtypes = ("float64", "float32", "bfloat16")
+        self.capabilities = Capabilities(
+            name=name or f"{cls.__module__}:{cls.__qualname__}",
+            modes=frozenset({claim}),
+            dtypes=frozenset(dtypes),
+            compute={d: d for d in dtypes},
+            max_step=2**24,
+            notes=f"user optimizer class claiming mode {claim}",
+        )
+
+    def open(self, groups, states):
+        for g in groups:
+            if g.hyper.mode.value not in self.capabilities.modes:
+                raise UnsupportedCase(
+                    f"{self.capabilities.name} claims only {sorted(self.capabilities.modes)}")
+        return TorchAdamSession(self.cls, {}, groups, states)

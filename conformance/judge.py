@@ -24,6 +24,13 @@ class StepJudgement:
 
     outputs: dict[str, Measurement]
     exact: dict[str, np.ndarray]  # exact values rounded to binary64, for reports
+    bounds: dict[str, np.ndarray]  # B per element (before the constant C)
+    got: dict[str, np.ndarray]  # the implementation's stored values, binary64
+    exact_mpf: dict[str, np.ndarray]  # the exact values themselves (object arrays of mpf)
+
+    def digits(self, name: str, flat_index: int, n: int = 30) -> str:
+        """The exact value of one element to ``n`` significant digits."""
+        return mpmath.nstr(self.exact_mpf[name].reshape(-1)[flat_index], n)
 
     @property
     def ok(self) -> bool:
@@ -31,13 +38,22 @@ class StepJudgement:
 
     @property
     def worst_fraction(self) -> float:
-        fr = [np.where(m.exempt, 0.0, m.fraction) for m in self.outputs.values() if m.fraction.size]
-        return float(max((np.nanmax(f) for f in fr), default=0.0))
+        return _worst(np.where(m.exempt, 0.0, m.fraction) for m in self.outputs.values())
 
     @property
     def worst_ulps(self) -> float:
-        us = [np.where(m.exempt, 0.0, m.ulps) for m in self.outputs.values() if m.ulps.size]
-        return float(max((np.nanmax(x) for x in us), default=0.0))
+        return _worst(np.where(m.exempt, 0.0, m.ulps) for m in self.outputs.values())
+
+
+def _worst(arrays) -> float:
+    """Largest finite value over arrays (NaN/inf entries are class verdicts, not headroom)."""
+    best = 0.0
+    for a in arrays:
+        a = np.asarray(a, dtype=np.float64)
+        finite = a[np.isfinite(a)]
+        if finite.size:
+            best = max(best, float(finite.max()))
+    return best
 
 
 def arithmetic_for(caps: Capabilities, storage: str) -> Arithmetic:
@@ -74,13 +90,16 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
     ex64 = ex.as_float64()
     bound = step_bound(th, g, m, v, t_prev, hyper, arithmetic_for(caps, storage), storage, ex64,
                        caps.profile, vmax=vmax)
-    outputs = {}
+    outputs, bounds, gots, mpfs = {}, {}, {}, {}
     for name in ("theta", "m", "v", "vmax"):
-        got = getattr(after, name)
         if name == "vmax" and not hyper.amsgrad:
             continue
+        got = getattr(after, name)
+        if got is None:
+            got = np.full(th.shape, np.nan)  # state the implementation did not keep
         got64 = np.asarray(got, dtype=np.float64)
         err = _exact_error(got64, getattr(ex, name))
         outputs[name] = measure(got64, ex64[name], err, getattr(bound, name), storage,
                                 bound.outside_model)
-    return StepJudgement(outputs, ex64)
+        bounds[name], gots[name], mpfs[name] = getattr(bound, name), got64, getattr(ex, name)
+    return StepJudgement(outputs, ex64, bounds, gots, mpfs)

@@ -266,6 +266,8 @@ def _pair(x: mpmath.mpf) -> tuple[float, float]:
 
 def _split_scalar(x: float) -> tuple[float, float]:
     """Veltkamp split of a scalar; scaled by a power of two where 2^27·x would overflow."""
+    if not np.isfinite(x):  # α·η or η·λ past binary64: every element falls back anyway
+        return x, 0.0
     if abs(x) > 2.0**995:
         h, l = _split_scalar(x * 2.0**-200)
         return h * 2.0**200, l * 2.0**200
@@ -286,6 +288,7 @@ def _k2(hi: float, lo: float):
 
 @dataclass(frozen=True)
 class _Consts:
+    trusted: bool  # False if a pair constant lies outside [2^-900, 2^900]: all fall back
     l2: bool
     lam: tuple  # λ (k1)
     b1: tuple  # β1 (k1)
@@ -329,7 +332,13 @@ def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
     # moment terms below can be exact products.
     c1h, c1l = _two_sum(1.0, -h.beta1)
     c2h, c2l = _two_sum(1.0, -h.beta2)
+    pairs = {name: _pair(x) for name, x in
+             (("inv_bc1", inv_bc1), ("inv_bc2", inv_bc2), ("bc2", bc2), ("khat", khat),
+              ("lr", lr), ("d", d))}
     return _Consts(
+        # a pair below 2^-969 loses bits to the subnormals, one past 2^1024 is ±inf:
+        # e.g. α·η = 1e-159·1e-296 has no pair; such calls go to mpmath whole
+        trusted=all(hi == 0.0 or _LO <= abs(hi) <= _HI for hi, _lo in pairs.values()),
         l2=h.mode is Mode.ADAM_L2,
         lam=_k1(h.weight_decay),
         b1=_k1(h.beta1),
@@ -337,12 +346,7 @@ def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
         c1=(_k1(c1h), _k1(c1l)),
         c2=_k2(c2h, c2l),
         eps=h.eps,
-        inv_bc1=_k2(*_pair(inv_bc1)),
-        inv_bc2=_k2(*_pair(inv_bc2)),
-        bc2=_k2(*_pair(bc2)),
-        khat=_k2(*_pair(khat)),
-        lr=_k2(*_pair(lr)),
-        d=_k2(*_pair(d)),
+        **{name: _k2(*pair) for name, pair in pairs.items()},
     )
 
 
@@ -464,6 +468,8 @@ def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Profile):
         ah, al = _dd_sloppy_add(th, 0.0, -sh, -sl)
         t_h, t_l = _dd_mul_k(ah, al, K.d)
     ok &= np.isfinite(t_h)
+    if not K.trusted:
+        ok[:] = False
     return (t_h, t_l), (mh, ml), (vh, vl), (vmh, vml), ok
 
 

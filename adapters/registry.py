@@ -1,0 +1,101 @@
+"""Finding an adapter by name: the built-in ones, or ``package.module:attr`` of a user's.
+
+``attr`` may be an adapter object, a factory returning one, or a ``torch.optim.Optimizer``
+subclass with torch's constructor and state keys (then ``claim`` names the mode it claims).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from dataclasses import replace
+
+from adamspec.adapters.base import AdapterError
+
+
+class UsageError(ValueError):
+    """A bad adapter name or claim: the command line exits with status 2."""
+
+
+def _torch_builtin(family, path):
+    from adamspec.adapters.torch_optim import TorchAdamAdapter
+
+    return lambda: TorchAdamAdapter(family, path)
+
+
+def _numpy_builtin(family):
+    from adamspec.adapters.numpy_impl import NumpyAdapter
+
+    return lambda: NumpyAdapter(family)
+
+
+BUILTIN = {
+    **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
+       for fam in ("adam", "adamw") for path in ("forloop", "foreach", "fused")},
+    "numpy.adam": _numpy_builtin("adam"),
+    "numpy.adamw": _numpy_builtin("adamw"),
+}
+
+MODES = ("adam", "adam_l2", "adamw")
+
+
+def builtin_names() -> list[str]:
+    return list(BUILTIN)
+
+
+def load_adapter(name: str, claim: str | None = None):
+    """Resolve ``name``; raise UsageError for names that resolve to nothing."""
+    if name in BUILTIN:
+        if claim is not None:
+            raise UsageError(f"--claim applies to an optimizer class, not the built-in adapter {name!r}")
+        return BUILTIN[name]()
+    if ":" not in name:
+        raise UsageError(f"unknown adapter {name!r}: not a built-in ({', '.join(BUILTIN)}) "
+                         "and not of the form package.module:attr")
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UsageError(f"cannot import module {module_name!r} for adapter {name!r}: {exc}") from None
+    try:
+        obj = module
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except AttributeError:
+        raise UsageError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return _adapter_from(obj, name, claim)
+
+
+def _adapter_from(obj, name: str, claim: str | None):
+    if inspect.isclass(obj) and _is_torch_optimizer(obj):
+        if claim is None:
+            raise UsageError(f"{name} is an optimizer class: say what it computes with "
+                             f"--claim {'|'.join(MODES)}")
+        if claim not in MODES:
+            raise UsageError(f"--claim must be one of {', '.join(MODES)}, got {claim!r}")
+        from adamspec.adapters.torch_optim import TorchClassAdapter
+
+        return TorchClassAdapter(obj, claim, name)
+    if hasattr(obj, "capabilities") and hasattr(obj, "open"):
+        adapter = obj
+    elif callable(obj):
+        try:
+            adapter = obj() if claim is None else obj(claim=claim)
+        except Exception as exc:
+            raise AdapterError(f"adapter factory {name} failed: {type(exc).__name__}: {exc}") from exc
+    else:
+        raise UsageError(f"{name} is neither an adapter, an adapter factory nor an optimizer class")
+    if not (hasattr(adapter, "capabilities") and hasattr(adapter, "open")):
+        raise UsageError(f"{name} returned {type(adapter).__name__}, which has no capabilities/open")
+    return adapter
+
+
+def _is_torch_optimizer(cls) -> bool:
+    return any(f"{c.__module__}.{c.__qualname__}" == "torch.optim.optimizer.Optimizer"
+               for c in inspect.getmro(cls))
+
+
+def with_name(adapter, name: str):
+    """The adapter with its capability record renamed (for reports of user adapters)."""
+    adapter.capabilities = replace(adapter.capabilities, name=name)
+    return adapter

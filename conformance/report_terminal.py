@@ -1,0 +1,78 @@
+"""The report on a terminal, with rich: a table of verdicts, the failures, a summary line.
+
+Every piece of text from the run is passed to rich as ``Text`` (never as markup), so clause
+titles, messages and the ``[0x3f80]``-like parts of a counterexample print as they are.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from adamspec.conformance.report_text import (
+    counterexample_text,
+    fmt_fraction,
+    fmt_seconds,
+    fmt_ulps,
+    is_expected,
+    summary_line,
+    verdict_label,
+)
+from adamspec.conformance.results import PropertyVerdict, RunResult
+
+VERDICT_STYLES = {"pass": "green", "fail": "bold red", "not-applicable": "dim", "error": "bold magenta"}
+EXPECTED_STYLE = "yellow"
+RUN_STYLES = {"conformant": "bold green", "non-conformant": "bold red", "error": "bold magenta"}
+
+
+def _style(v: PropertyVerdict) -> str:
+    return EXPECTED_STYLE if is_expected(v) else VERDICT_STYLES.get(v.verdict, "")
+
+
+def verdict_table(result: RunResult) -> Table:
+    table = Table(title=Text(f"adamspec: {result.adapter} (profile {result.profile}, seed {result.seed})"),
+                  title_justify="left", header_style="bold")
+    table.add_column("Clause", no_wrap=True)
+    table.add_column("Title", ratio=1)
+    table.add_column("Verdict", no_wrap=True)
+    table.add_column("Examples", justify="right", no_wrap=True)
+    table.add_column("Worst ULP", justify="right", no_wrap=True)
+    # the share of the error bound used: 0.43 means 43 % of the allowance (SPEC NUM-4)
+    table.add_column("Bound used", justify="right", no_wrap=True)
+    table.add_column("Time", justify="right", no_wrap=True)
+    for v in result.verdicts:
+        table.add_row(
+            Text(v.clause),
+            Text(v.title),
+            Text(verdict_label(v), style=_style(v)),
+            str(v.examples),
+            fmt_ulps(v.max_ulp),
+            fmt_fraction(v.max_bound_fraction),
+            fmt_seconds(v.seconds),
+        )
+    return table
+
+
+def _panel(v: PropertyVerdict) -> Panel:
+    parts = []
+    if v.expected_failure:
+        parts.append(f"expected failure: {v.expected_failure}")
+    if v.reason:
+        parts.append(v.reason)
+    if v.counterexample is not None:
+        parts.append(counterexample_text(v.counterexample))
+    body = "\n\n".join(parts) or "(no counterexample recorded)"
+    style = _style(v)
+    title = Text(f"{verdict_label(v)}: {v.clause} {v.property}", style=style)
+    return Panel(Text(body), title=title, title_align="left", border_style=style, expand=False)
+
+
+def render(result: RunResult, console: Console) -> None:
+    """Print the run's report on ``console``."""
+    console.print(verdict_table(result))
+    for v in result.verdicts:
+        if v.verdict in ("fail", "error"):
+            console.print(_panel(v))
+    console.print(Text(summary_line(result), style=RUN_STYLES.get(result.verdict, "")), soft_wrap=True)

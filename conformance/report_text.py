@@ -1,0 +1,243 @@
+"""Plain-text pieces shared by every report format, and the TestFloat-style failure block.
+
+``counterexample_text`` is the one description of a failure: the terminal, Markdown and
+JUnit reports all embed it verbatim. The small formatting helpers (numbers, hex, verdict
+labels, the summary line) live here too, so that every format prints the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import textwrap
+
+import numpy as np
+
+from adamspec.conformance.results import Counterexample, Element, PropertyVerdict, RunResult
+
+VERDICT_LABELS = {"pass": "pass", "fail": "FAIL", "not-applicable": "not applicable", "error": "error"}
+
+# display names of the step inputs, in the order they are printed
+INPUT_LABELS = {"theta": "θ", "g": "g", "m": "m", "v": "v", "vmax": "vmax"}
+
+_HEX_TRAILING_ZEROS = re.compile(r"^(-?0x[01])(?:\.([0-9a-f]*?))?0*(p[-+]?\d+)$")
+_REQUIREMENT_WIDTH = 100
+
+
+# -- numbers -----------------------------------------------------------------------------------
+
+
+def fmt_value(x: float) -> str:
+    """A stored value, exactly: the shortest decimal that reads back as the same binary64."""
+    return repr(float(x))
+
+
+def hex64(x: float) -> str:
+    """C99 hex of the binary64 value (``float.hex``); "inf", "-inf", "nan" for non-finite values."""
+    return float.hex(float(x))
+
+
+def hex_short(x: float) -> str:
+    """``hex64`` without the trailing zeros of the significand (still valid C99: 0x1.9ap-4)."""
+    h = hex64(x)
+    m = _HEX_TRAILING_ZEROS.match(h)
+    if not m:
+        return h  # inf, nan
+    head, frac, exp = m.groups()
+    return f"{head}.{frac}{exp}" if frac else f"{head}{exp}"
+
+
+def storage_bits(x: float, storage: str) -> str | None:
+    """The raw bits of ``x`` in a narrower storage dtype (``0x3dcd`` for bfloat16).
+
+    None for binary64 storage (the hex already is the bits), for an unknown dtype, and for a
+    value that the storage dtype cannot hold exactly (then there are no bits to show).
+    """
+    from adamspec.reference.floats import float_format, to_bits
+
+    try:
+        fmt = float_format(storage)
+    except ValueError:
+        return None
+    if fmt.dtype.itemsize >= 8:
+        return None
+    x = float(x)
+    with np.errstate(over="ignore", invalid="ignore"):
+        stored = np.asarray(x).astype(fmt.dtype)
+    back = float(stored.astype(np.float64))
+    if not (back == x or (math.isnan(back) and math.isnan(x))):
+        return None
+    return f"0x{int(to_bits(stored)):0{2 * fmt.dtype.itemsize}x}"
+
+
+def fmt_ulps(x: float | None) -> str:
+    """An error in ULPs: 0, 0.5, 3.0, 1.2e+06; "-" when not measured."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"{x:.1f}" if 0.05 <= abs(x) < 1e5 else f"{x:.2g}"
+
+
+def fmt_fraction(x: float | None) -> str:
+    """A fraction of the bound: 0.43, 1.50, 2.3e+08; "-" when not measured."""
+    if x is None:
+        return "-"
+    x = float(x)
+    if not math.isfinite(x):
+        return str(x)
+    if x == 0:
+        return "0"
+    return f"{x:.2f}" if 0.005 <= abs(x) < 1e4 else f"{x:.2g}"
+
+
+def fmt_seconds(s: float | None) -> str:
+    if s is None:
+        return "-"
+    return f"{s:.2f} s" if s < 10 else f"{s:.1f} s"
+
+
+def fmt_index(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in index) + "]"
+
+
+def fmt_hyper(hyper: dict) -> str:
+    """``lr=0.001 beta1=0.9 ...`` in the dict's order; floats exactly (shortest repr)."""
+    parts = []
+    for k, v in hyper.items():
+        if isinstance(v, (float, np.floating)):
+            v = fmt_value(v)
+        parts.append(f"{k}={v}")
+    return " ".join(parts) if parts else "(none)"
+
+
+# -- verdicts ----------------------------------------------------------------------------------
+
+
+def is_expected(v: PropertyVerdict) -> bool:
+    """A failure or error covered by an expectation entry (it does not decide the run's verdict)."""
+    return bool(v.expected_failure) and v.verdict in ("fail", "error")
+
+
+def verdict_label(v: PropertyVerdict) -> str:
+    label = VERDICT_LABELS.get(v.verdict, v.verdict)
+    return f"{label} (expected)" if is_expected(v) else label
+
+
+def total_seconds(result: RunResult) -> float:
+    """The sum of the properties' times (a RunResult records no wall time of its own)."""
+    return float(sum(v.seconds for v in result.verdicts))
+
+
+def summary_line(result: RunResult) -> str:
+    """``torch.adamw.fused: conformant — 23 pass, 0 fail, 2 not applicable, 0 error in 12.3 s``."""
+    c = result.counts()
+    expected = sum(1 for v in result.verdicts if is_expected(v))
+    fail = f"{c['fail']} fail"
+    expected_fail = sum(1 for v in result.verdicts if is_expected(v) and v.verdict == "fail")
+    if expected_fail:
+        fail += f" ({expected_fail} expected)"
+    error = f"{c['error']} error"
+    if expected - expected_fail:
+        error += f" ({expected - expected_fail} expected)"
+    return (f"{result.adapter}: {result.verdict} — {c['pass']} pass, {fail}, "
+            f"{c['not-applicable']} not applicable, {error} in {total_seconds(result):.1f} s")
+
+
+def requirement_of(clause_id: str) -> str:
+    """The clause's normative sentence from SPEC.md, or "" for an unknown clause."""
+    from adamspec.spec import clause
+
+    try:
+        return clause(clause_id).requirement
+    except KeyError:
+        return ""
+
+
+def title_of(clause_id: str) -> str:
+    from adamspec.spec import clause
+
+    try:
+        return clause(clause_id).title
+    except KeyError:
+        return ""
+
+
+# -- the failure block -------------------------------------------------------------------------
+
+
+def _ordered_inputs(inputs: dict[str, float]) -> list[tuple[str, float]]:
+    known = [(k, inputs[k]) for k in INPUT_LABELS if k in inputs]
+    rest = sorted((k, x) for k, x in inputs.items() if k not in INPUT_LABELS)
+    return known + rest
+
+
+def _signed(text: str) -> str:
+    """A space where a minus sign would be, so that the digits of a column line up."""
+    return text if text.startswith(("-", "+")) else " " + text
+
+
+def _element_rows(e: Element, storage: str) -> list[tuple[str, str, str, str]]:
+    """(label, value, C99 hex, storage bits) rows of one element."""
+
+    def row(label: str, value: str, x: float, bits: bool) -> tuple[str, str, str, str]:
+        raw = (storage_bits(x, storage) or "") if bits else ""
+        return (label, _signed(value), _signed(hex_short(x)), raw)
+
+    rows = [row(INPUT_LABELS.get(name, name), fmt_value(x), x, True) for name, x in _ordered_inputs(e.inputs)]
+    rows.append(row("expected", e.expected_digits or fmt_value(e.expected), e.expected, False))
+    rows.append(row("bound", fmt_value(e.bound), e.bound, False))
+    rows.append(row("got", fmt_value(e.got), e.got, True))
+    return rows
+
+
+def _aligned(rows: list[tuple[str, ...]], indent: str) -> tuple[list[str], list[int]]:
+    """Rows as left-aligned columns two spaces apart, and the column widths."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))).rstrip() for r in rows], widths
+
+
+def counterexample_text(cx: Counterexample) -> str:
+    """The failure block every report embeds: clause, adapter, inputs, expected, got, replay."""
+    title = title_of(cx.clause)
+    lines = [f"{cx.clause} — {title}" if title else cx.clause]
+    if cx.requirement:
+        lines.append(textwrap.fill(cx.requirement, _REQUIREMENT_WIDTH, initial_indent="  ",
+                                   subsequent_indent="  ", break_on_hyphens=False))
+    header = [
+        ("adapter", cx.adapter),
+        ("message", cx.message),
+        ("hyper", fmt_hyper(cx.hyper)),
+        ("storage", cx.storage),
+        ("step", "(none)" if cx.step is None else f"t = {cx.step}"),
+    ]
+    width = max(len(k) for k, _ in header)
+    lines += [f"{k.ljust(width)}  {v}" for k, v in header]
+
+    if cx.elements:
+        n = len(cx.elements)
+        lines.append("")
+        lines.append(f"{n} offending element{'s' if n != 1 else ''}:")
+        # one set of column widths for every element, so the whole block lines up
+        blocks = [_element_rows(e, cx.storage) for e in cx.elements]
+        has_bits = any(r[3] for b in blocks for r in b)
+        head = ("", " value", " C99 hex", f"{cx.storage} bits" if has_bits else "")
+        aligned, widths = _aligned([head, *(r for b in blocks for r in b), ("error", "", "", "")], "    ")
+        lines.append(aligned[0])
+        at = 1
+        for i, (e, rows) in enumerate(zip(cx.elements, blocks), 1):
+            lines.append(f"  #{i} {e.output}{fmt_index(e.index)} of parameter {e.param}")
+            lines += aligned[at:at + len(rows)]
+            at += len(rows)
+            error = f"{fmt_ulps(e.ulps)} ULP = {fmt_fraction(e.fraction)} × bound"
+            lines.append(f"    {'error'.ljust(widths[0])}  {_signed(error)}")
+    else:
+        lines.append("(no element-level data)")
+
+    if cx.replay:
+        lines.append("")
+        lines.append(f"replay: {cx.replay}")
+    return "\n".join(lines)

@@ -1,0 +1,137 @@
+"""Running properties against an adapter: hypothesis draws, shrinks, and the verdicts come back.
+
+A failing property is reported with its minimal (shrunk) counterexample; an exception
+from the implementation is an "error" verdict naming the property; a capability the
+adapter lacks makes the property "not applicable" with the reason — never "pass".
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from hypothesis import given, reject
+from hypothesis import seed as hypothesis_seed
+from hypothesis.errors import Unsatisfiable
+
+import adamspec
+from adamspec import spec
+from adamspec.adapters.base import Adapter, UnsupportedCase
+from adamspec.conformance import properties as _properties  # noqa: F401 - registers them
+from adamspec.conformance.profiles import hypothesis_settings
+from adamspec.conformance.registry import PROPERTIES, Collector, Property, Violation
+from adamspec.conformance.results import Counterexample, PropertyVerdict, RunResult
+
+
+def environment(profile: str, seed: int | None) -> dict:
+    env = {"python": platform.python_version(), "numpy": np.__version__,
+           "adamspec": adamspec.__version__, "spec": spec.spec_version(),
+           "platform": platform.platform(), "profile": profile, "seed": seed}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        env["torch"] = torch.__version__
+        env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    else:
+        env["device"] = "cpu"
+    return env
+
+
+def select(clauses: Iterable[str] | None = None) -> list[Property]:
+    """Properties checking any of ``clauses`` (all when None), in registration order."""
+    if not clauses:
+        return list(PROPERTIES.values())
+    wanted = {c.upper() for c in clauses}
+    unknown = wanted - {c.id for c in spec.clauses()}
+    if unknown:
+        raise KeyError(f"no such clause(s) in SPEC {spec.spec_version()}: {sorted(unknown)}")
+    return [p for p in PROPERTIES.values() if wanted & set(p.clauses)]
+
+
+def replay_command(adapter_name: str, case_file: str = "CASE.json") -> str:
+    return f"adamspec replay {case_file} --adapter {adapter_name}"
+
+
+def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
+                 seed: int | None = None) -> PropertyVerdict:
+    caps = adapter.capabilities
+    c = spec.clause(prop.clause)
+    verdict = PropertyVerdict(prop.name, prop.clause, prop.clauses, c.title)
+    reason = prop.needs(caps)
+    if reason:
+        verdict.verdict, verdict.reason = "not-applicable", reason
+        return verdict
+    collector = Collector()
+    unsupported: list[str] = []
+
+    def body(case):
+        collector.examples += 1
+        try:
+            prop.check(adapter, case, collector)
+        except UnsupportedCase as exc:
+            unsupported.append(str(exc))
+            reject()
+        except Violation as v:
+            if v.case is None:
+                v.case = case
+            raise
+
+    test = given(prop.strategy(caps))(body)
+    test = hypothesis_settings(profile, prop.cost, seeded=seed is not None)(test)
+    if seed is not None:
+        test = hypothesis_seed(seed)(test)
+    start = time.perf_counter()
+    try:
+        test()
+    except Violation as v:
+        verdict.verdict = "fail"
+        verdict.counterexample = _counterexample(prop, caps.name, v)
+    except Unsatisfiable:
+        verdict.verdict = "not-applicable"
+        verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
+    except Exception as exc:  # the implementation raised: an error naming the property
+        verdict.verdict = "error"
+        verdict.reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+    verdict.seconds = time.perf_counter() - start
+    verdict.examples = collector.examples
+    verdict.max_bound_fraction = collector.max_fraction
+    verdict.max_ulp = collector.max_ulp
+    verdict.exempt_elements = collector.exempt
+    return verdict
+
+
+def _counterexample(prop: Property, adapter_name: str, v: Violation) -> Counterexample:
+    case = v.case
+    hyper = case.hypers[v.param] if case is not None and case.params else None
+    return Counterexample(
+        clause=prop.clause, requirement=spec.clause(prop.clause).requirement, adapter=adapter_name,
+        message=v.message,
+        hyper={} if hyper is None else {k: (getattr(hyper, k).value if k == "mode" else getattr(hyper, k))
+                                        for k in hyper.__dataclass_fields__},
+        storage=case.dtype if case is not None and case.params else "",
+        step=v.step, elements=v.elements,
+        case_json=case.to_json() if case is not None else "",
+        replay=replay_command(adapter_name),
+    )
+
+
+def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
+        clauses: Iterable[str] | None = None, max_failures: int | None = None,
+        progress: Callable[[Property, PropertyVerdict | None], None] | None = None) -> RunResult:
+    """Run every selected property; stop early after ``max_failures`` failures."""
+    result = RunResult(adapter.capabilities.name, adapter.capabilities.as_dict(), profile,
+                       seed if seed is not None else 0, environment(profile, seed))
+    failures = 0
+    for prop in select(clauses):
+        if progress:
+            progress(prop, None)
+        v = run_property(prop, adapter, profile, seed)
+        result.verdicts.append(v)
+        if progress:
+            progress(prop, v)
+        failures += v.verdict == "fail"
+        if max_failures is not None and failures >= max_failures:
+            break
+    return result

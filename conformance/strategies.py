@@ -1,0 +1,145 @@
+"""Hypothesis strategies for cases, spending examples where the variants differ.
+
+Values are drawn exactly representable in the storage dtype (drawn in binary64, then
+rounded once to the dtype), over many decades but inside the range where g'² and v stay
+finite in the compute format (SPEC NUM-7 covers the rest). Tensors are small by default:
+a fill value plus a few drawn elements.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from adamspec.adapters.base import Capabilities, ParamState
+from adamspec.conformance.cases import Case, GroupCase, ParamCase
+from adamspec.reference.floats import float_format
+from adamspec.reference.hyper import Hyper
+
+# Decimal exponent ranges per storage dtype: wide, yet g² and v stay finite when computed.
+EXPONENTS = {"float64": (-60, 60), "float32": (-15, 15), "bfloat16": (-15, 15), "float16": (-3, 2)}
+SMALL_SHAPES = [(), (1,), (0,), (3,), (7,), (2, 3), (17,)]
+BETA1 = [0.0, 1e-3, 0.5, 0.9, 0.99, 0.999999]
+BETA2 = [0.0, 0.5, 0.9, 0.999, 0.99999, 0.9999999]
+EPS = [1e-30, 1e-8, 1e-6, 1e-3, 0.1, 1.0]
+LR = [1e-4, 1e-3, 1e-2, 0.1, 1.0]
+WD = [1e-4, 1e-2, 0.1, 0.5, 5.0]
+T_SMALL = [0, 1, 2]  # t ∈ {1, 2, 3} at the step
+
+
+def cast(x, dtype: str):
+    """Round binary64 values once to ``dtype`` (the values the implementation will hold)."""
+    return np.asarray(x, dtype=np.float64).astype(float_format(dtype).dtype)
+
+
+def magnitudes(dtype: str, lo=None, hi=None):
+    elo, ehi = EXPONENTS[dtype]
+    lo = elo if lo is None else max(lo, elo)
+    hi = ehi if hi is None else min(hi, ehi)
+    return st.builds(lambda e, f: f * 10.0**e, st.floats(lo, hi), st.floats(1.0, 9.99))
+
+
+def signed(strategy):
+    return st.builds(lambda x, s: s * x, strategy, st.sampled_from([-1.0, 1.0]))
+
+
+def elements(dtype: str, lo=None, hi=None, zero=True, nonneg=False):
+    vals = magnitudes(dtype, lo, hi)
+    if not nonneg:
+        vals = signed(vals)
+    return (st.one_of(st.just(0.0), vals) if zero else vals).map(lambda x: float(cast(x, dtype)))
+
+
+def arrays(dtype: str, shape, elems):
+    """A fill value plus a few drawn elements, rounded to ``dtype``."""
+    return hnp.arrays(np.float64, shape, elements=elems, fill=elems).map(lambda a: cast(a, dtype))
+
+
+def dtypes(caps: Capabilities):
+    return st.sampled_from(sorted(d for d in caps.dtypes if d in EXPONENTS))
+
+
+def steps_before(caps: Capabilities):
+    """The step count before the step: fresh, 1, 2, or large injected counts (10² … 10⁷)."""
+    top = 10**7 if caps.max_step is None else min(10**7, caps.max_step - 1)
+    return st.one_of(st.sampled_from(T_SMALL), st.integers(100, top))
+
+
+@st.composite
+def hypers(draw, caps: Capabilities, mode=None, weight_decay=None, lr=None, eps=None,
+           amsgrad=None, maximize=None):
+    """Hyperparameters from the capability record; lr·λ reaches 0.5 and beyond."""
+    mode = mode or draw(st.sampled_from(sorted(caps.modes)))
+    lr_v = draw(st.sampled_from(LR)) if lr is None else lr
+    if weight_decay is not None:
+        wd = weight_decay
+    elif mode == "adam":
+        wd = 0.0
+    else:
+        wd = draw(st.sampled_from([0.0, *WD]).filter(lambda w: lr_v * w <= 0.5))
+    return Hyper(
+        lr=lr_v, beta1=draw(st.sampled_from(BETA1)), beta2=draw(st.sampled_from(BETA2)),
+        eps=draw(st.sampled_from(EPS)) if eps is None else eps, weight_decay=wd, mode=mode,
+        amsgrad=(draw(st.booleans()) if caps.amsgrad else False) if amsgrad is None else amsgrad,
+        maximize=(draw(st.booleans()) if caps.maximize else False) if maximize is None else maximize,
+    )
+
+
+@st.composite
+def param_state(draw, dtype: str, shape, h: Hyper, t_prev: int, v_near_eps=None):
+    """An injected state: m, v (and vmax) with v ≈ 0 and √v̂ comparable to ε where asked."""
+    if t_prev == 0:
+        return None
+    m = draw(arrays(dtype, shape, elements(dtype)))
+    bc2 = 1.0 - h.beta2 ** (t_prev + 1)
+    near = draw(st.booleans()) if v_near_eps is None else v_near_eps
+    if near:  # v = (c·ε)²·bc2 so that √v̂ ≈ c·ε
+        c = st.floats(0.1, 10.0)
+        v = draw(hnp.arrays(np.float64, shape, elements=c, fill=c)) ** 2 * (h.eps**2 * bc2)
+        v = cast(np.where(np.isfinite(v), v, 0.0), dtype)
+    else:
+        elo, ehi = EXPONENTS[dtype]
+        v = draw(arrays(dtype, shape, elements(dtype, 2 * elo, 2 * ehi, nonneg=True)))
+    vmax = None
+    if h.amsgrad:
+        extra = draw(arrays(dtype, shape, elements(dtype, 2 * EXPONENTS[dtype][0],
+                                                   2 * EXPONENTS[dtype][1], nonneg=True)))
+        vmax = np.maximum(v, extra)
+    return ParamState(None, m, v, vmax, t_prev)
+
+
+def theta_values(dtype: str, h: Hyper):
+    """θ over many decades, and on the scale of the step lr where low precision would drown it."""
+    step_scale = magnitudes("float64", -1, 1).map(lambda x: x * max(h.lr, 1e-30))
+    return st.one_of(elements(dtype), signed(step_scale).map(lambda x: float(cast(x, dtype))))
+
+
+@st.composite
+def single_step_cases(draw, caps: Capabilities, shapes=None, injected=True, **hyper_kw):
+    """One parameter, one step, from an injected (or fresh) state."""
+    dtype = draw(dtypes(caps))
+    h = draw(hypers(caps, **hyper_kw))
+    shape = draw(st.sampled_from(shapes or SMALL_SHAPES))
+    t_prev = draw(steps_before(caps)) if injected and caps.state_injection else 0
+    theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
+    g = draw(arrays(dtype, shape, elements(dtype)))
+    st_ = draw(param_state(dtype, shape, h, t_prev))
+    state = None if st_ is None else ParamState(theta, st_.m, st_.v, st_.vmax, st_.step)
+    return Case((GroupCase(h, (ParamCase(theta, "contiguous", state),)),), ((g,),))
+
+
+@st.composite
+def trajectory_cases(draw, caps: Capabilities, max_steps=100, **hyper_kw):
+    """One parameter from fresh state for up to ``max_steps`` steps."""
+    dtype = draw(dtypes(caps))
+    h = draw(hypers(caps, **hyper_kw))
+    shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
+    n = draw(st.integers(2, max_steps))
+    theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
+    grad_elems = elements(dtype, -3, 1)
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)  # long gradient sequences: drawn by numpy from a drawn seed
+    base = draw(arrays(dtype, shape, grad_elems)).astype(np.float64)
+    grads = tuple((cast(base * rng.uniform(-2, 2, shape), dtype),) for _ in range(n))
+    return Case((GroupCase(h, (ParamCase(theta),)),), grads)
