@@ -110,6 +110,12 @@ class NumpyAdapter:
             notes=f"plain numpy from the spec, evaluation order {order!r}",
         )
 
+    def construct(self, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, **flags):
+        """Validation is the reference's own (SPEC VAL-*): Hyper refuses bad values."""
+        mode = "adamw" if self.family == "adamw" else ("adam_l2" if weight_decay else "adam")
+        return Hyper(lr=lr, beta1=betas[0], beta2=betas[1], eps=eps, weight_decay=weight_decay,
+                     mode=mode, **flags)
+
     def open(self, groups, states):
         for g in groups:
             if g.hyper.mode.value not in self.capabilities.modes:

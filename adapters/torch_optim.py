@@ -156,6 +156,12 @@ class TorchAdamAdapter:
             + f" on CPU, {path} implementation",
         )
 
+    def construct(self, **kwargs):
+        """Build the optimizer from raw keyword arguments (SPEC VAL-*: it must refuse bad ones)."""
+        torch = _torch()
+        cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
+        return cls([torch.nn.Parameter(torch.zeros(2))], **_PATHS[self.path], **kwargs)
+
     def open(self, groups, states):
         torch = _torch()
         for g in groups:
@@ -187,6 +193,10 @@ class TorchClassAdapter:
             max_step=2**24,
             notes=f"user optimizer class claiming mode {claim}",
         )
+
+    def construct(self, **kwargs):
+        torch = _torch()
+        return self.cls([torch.nn.Parameter(torch.zeros(2))], **kwargs)
 
     def open(self, groups, states):
         for g in groups:

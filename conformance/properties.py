@@ -17,6 +17,7 @@ from adamspec.conformance import strategies as S
 from adamspec.conformance.cases import Case, GroupCase, ParamCase
 from adamspec.conformance.execute import execute
 from adamspec.conformance.judge import judge_step
+from adamspec.conformance.must_reject import MUST_REJECT
 from adamspec.conformance.registry import Violation, prop
 from adamspec.conformance.results import Element
 from adamspec.reference.bound import C
@@ -534,3 +535,107 @@ def lr_zero(adapter, case, collector):
     if after.step != t_prev + 1:
         raise Violation(f"lr = 0: the step count is {after.step!r}, not {t_prev + 1}", case, 0, None)
     judge_trace(adapter, case, trace, collector)
+
+
+# --- validation ------------------------------------------------------------------------------
+
+
+@prop("validation", ["VAL-1", "VAL-2", "VAL-3", "VAL-4", "VAL-5"],
+      "Bad hyperparameters raise a clear error at construction (a must-reject table)",
+      strategy=lambda caps: st.sampled_from(range(len(MUST_REJECT))).map(
+          lambda i: Case((), (), note=f"must_reject={i}")))
+def validation(adapter, case, collector):
+    construct = getattr(adapter, "construct", None)
+    if construct is None:
+        from adamspec.adapters.base import UnsupportedCase
+
+        raise UnsupportedCase("the adapter cannot construct its optimizer from raw hyperparameters")
+    clause, kwargs, words = MUST_REJECT[int(case.note.removeprefix("must_reject="))]
+    try:
+        construct(**kwargs)
+    except Exception as exc:  # any exception type; its message must name the culprit
+        msg = str(exc).lower()
+        if not any(w.lower() in msg for w in words):
+            raise Violation(f"{kwargs} raised {type(exc).__name__}({str(exc)!r}), which names neither "
+                            f"the hyperparameter nor its value ({clause}, VAL-5)", case) from None
+        return
+    raise Violation(f"construction with {kwargs} was accepted ({clause} requires an error)", case)
+
+
+# --- non-finite values ------------------------------------------------------------------------
+
+
+@st.composite
+def _with_non_finite(draw, caps):
+    case = draw(S.single_step_cases(caps, shapes=[(4,)], amsgrad=False))
+    (p,) = case.params
+    bad = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
+    where = draw(st.sampled_from(["g", "m", "v", "theta"] if caps.state_injection else ["g", "theta"]))
+    i = draw(st.integers(0, 3))
+    g = np.array(case.grads[0][0], copy=True)
+    theta = np.array(p.init, copy=True)
+    state = p.state
+    if where == "g":
+        g[i] = bad
+    elif where == "theta":
+        theta[i] = bad
+    else:
+        t_prev = state.step if state is not None and state.step else 1
+        m = np.zeros_like(theta) if state is None or state.m is None else np.array(state.m, copy=True)
+        v = np.zeros_like(theta) if state is None or state.v is None else np.array(state.v, copy=True)
+        (m if where == "m" else v)[i] = bad if where == "m" else abs(bad)
+        state = ParamState(theta, m, v, None, t_prev)
+    if state is not None and state.step:
+        state = ParamState(theta, state.m, state.v, state.vmax, state.step)
+    h = case.groups[0].hyper
+    return Case((GroupCase(h, (ParamCase(theta, "contiguous", state),)),), ((g,),),
+                note=f"non-finite {where}[{i}]")
+
+
+@prop("non_finite", ["NF-1", "NF-2", "NF-3", "NUM-7"],
+      "NaN and ±inf in gradients, state or parameters propagate as IEEE arithmetic says",
+      strategy=_with_non_finite)
+def non_finite(adapter, case, collector):
+    judge_trace(adapter, case, execute(adapter, case), collector, "the IEEE result of the exact step")
+
+
+# --- shapes, layouts, dtypes --------------------------------------------------------------------
+
+BIG_SHAPES = [(65537,), (2**16 + 3,), (257, 3), (1025,), (129,)]
+
+
+@st.composite
+def _shapes_layouts(draw, caps):
+    dtype = draw(S.dtypes(caps))
+    h = draw(S.hypers(caps))
+    shapes = draw(st.lists(st.sampled_from([(), (1,), (0,), (5,), (4, 3), (3, 5), *BIG_SHAPES]),
+                           min_size=1, max_size=3))
+    params, grads = [], []
+    for shape in shapes:
+        layouts = ["contiguous", "strided"] + (["transposed"] if len(shape) == 2 else [])
+        layout = draw(st.sampled_from(layouts))
+        theta = draw(S.arrays(dtype, shape, S.theta_values(dtype, h)))
+        params.append(ParamCase(theta, layout))
+        grads.append(draw(S.arrays(dtype, shape, S.elements(dtype, -3, 1))))
+    second = tuple(g[::-1].copy() if g.ndim else g for g in grads)  # a second, different step
+    return Case((GroupCase(h, tuple(params)),), (tuple(grads), second))
+
+
+@prop("shapes_layouts", ["STATE-4"],
+      "Every element of every tensor is updated: 0-d, empty, odd sizes, past 65,536, strided layouts",
+      strategy=_shapes_layouts, cost=3.0)
+def shapes_layouts(adapter, case, collector):
+    judge_trace(adapter, case, execute(adapter, case), collector)
+
+
+@prop("state_dtype", ["DT-1"], "m, v and vmax are stored in the parameter's dtype",
+      strategy=lambda caps: S.single_step_cases(caps, shapes=[(3,)]))
+def state_dtype(adapter, case, collector):
+    trace = execute(adapter, case)
+    after = trace.snapshots[1][0]
+    want = np.asarray(case.params[0].init).dtype
+    for name in ("m", "v", "vmax"):
+        a = getattr(after, name)
+        if a is not None and np.asarray(a).dtype != want:
+            raise Violation(f"{name} is stored as {np.asarray(a).dtype}, the parameter as {want}",
+                            case, 0, 1)

@@ -74,10 +74,15 @@ class RunResult:
             return "error"
         if any(v.verdict == "fail" for v in live):
             return "non-conformant"
+        if not any(v.verdict == "pass" for v in self.verdicts):
+            return "error"  # nothing was checked: a vacuous run must not read as conformant
         return "conformant"
 
     def counts(self) -> dict[str, int]:
-        out = {k: 0 for k in VERDICTS}
+        """Verdicts by kind; failures an expectation entry covers count as "expected"."""
+        out = {k: 0 for k in (*VERDICTS, "expected")}
         for v in self.verdicts:
-            out[v.verdict] += 1
+            if v.verdict not in VERDICTS:
+                raise ValueError(f"unknown verdict {v.verdict!r} for {v.property}")
+            out["expected" if v.expected_failure and v.verdict in ("fail", "error") else v.verdict] += 1
         return out

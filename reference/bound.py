@@ -307,4 +307,6 @@ def measure(impl, exact_f64, error_f64, bound, storage, outside_model=None) -> M
 
 
 def _same_class(impl, exact):
-    return (np.isnan(impl) & np.isnan(exact)) | (impl == exact)
+    """IEEE class agreement (SPEC NF-1): NaN for NaN; the same infinity, or NaN, for an
+    infinity (a lerp evaluates ∞ − ∞ where the textbook form does not)."""
+    return (np.isnan(impl) & np.isnan(exact)) | (impl == exact) | (np.isinf(exact) & np.isnan(impl))

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from enum import Enum
+from enum import StrEnum
 
 import numpy as np
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     ADAM = "adam"  # no decay term at all
     ADAM_L2 = "adam_l2"  # coupled L2: λθ added to the gradient (SPEC L2-*)
     ADAMW = "adamw"  # decoupled decay: θ(1 − αλ) before the update (SPEC AW-*)

@@ -1,0 +1,70 @@
+"""Expectation entries: known deviations, keyed by adapter and clause, each with its reason.
+
+A failing property whose clauses include an entry's clause, run on an adapter the entry's
+pattern matches, is reported as an *expected* failure: the report still shows it, the
+overall verdict ignores it. Entries that match no failure are reported as stale, so a
+fixed deviation does not stay excused. The built-in file lists deviations of the
+built-in adapters that we confirmed in plain framework code (README "Known deviations").
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from adamspec.conformance.results import RunResult
+
+
+@dataclass(frozen=True)
+class Expectation:
+    adapter: str  # fnmatch pattern over adapter names, e.g. "torch.*.fused"
+    clause: str
+    reason: str
+
+    def covers(self, adapter: str, clauses) -> bool:
+        return fnmatch.fnmatchcase(adapter, self.adapter) and self.clause in clauses
+
+
+def parse(text: str, origin: str = "<expectations>") -> list[Expectation]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"{origin}: not valid TOML: {exc}") from None
+    out = []
+    for i, entry in enumerate(data.get("deviation", [])):
+        missing = {"clause", "reason"} - set(entry)
+        if missing:
+            raise ValueError(f"{origin}: [[deviation]] #{i + 1} lacks {sorted(missing)}")
+        out.append(Expectation(entry.get("adapter", "*"), entry["clause"].upper(), entry["reason"]))
+    return out
+
+
+def load(path: str | Path) -> list[Expectation]:
+    path = Path(path)
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def builtin() -> list[Expectation]:
+    text = resources.files(__package__).joinpath("known_deviations.toml").read_text(encoding="utf-8")
+    return parse(text, "known_deviations.toml")
+
+
+def apply(result: RunResult, expectations: list[Expectation]) -> list[str]:
+    """Mark covered failures as expected; return warnings for entries that matched nothing."""
+    used = set()
+    for v in result.verdicts:
+        if v.verdict not in ("fail", "error"):
+            continue
+        for e in expectations:
+            if e.covers(result.adapter, v.clauses):
+                v.expected_failure = f"{e.clause}: {e.reason}"
+                used.add(e)
+                break
+    stale = [e for e in expectations
+             if e not in used and fnmatch.fnmatchcase(result.adapter, e.adapter)
+             and any(e.clause in v.clauses and v.verdict == "pass" for v in result.verdicts)]
+    return [f"expectation for {e.clause} on {e.adapter} matched no failure (fixed?): {e.reason}"
+            for e in stale]
