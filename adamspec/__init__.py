@@ -13,3 +13,18 @@ def spec_version() -> str:
     from adamspec.spec import spec_version as _spec_version
 
     return _spec_version()
+
+
+def check(adapter, profile: str = "ci", seed: int | None = None, clauses=None, claim: str | None = None):
+    """Run the conformance suite as a library call (for unittest/absltest users).
+
+    ``adapter`` is an adapter object or a name (built-in, or ``package.module:attr``);
+    returns a ``RunResult``: ``.verdict`` is "conformant", "non-conformant" or "error",
+    ``.verdicts`` the per-property verdicts with their clauses and counterexamples.
+    """
+    from adamspec.adapters.registry import load_adapter
+    from adamspec.conformance.runner import run
+
+    if isinstance(adapter, str):
+        adapter = load_adapter(adapter, claim)
+    return run(adapter, profile, seed, clauses)

@@ -1,6 +1,12 @@
 """The ``adamspec`` command line (also ``python -m adamspec``).
 
-Exit codes: 0 success, 2 usage error (unknown clause, bad option).
+Exit codes (documented in README and --help):
+  0  conformant (or the command succeeded)
+  1  non-conformant: at least one clause failed (or a replayed counterexample still fails)
+  2  usage error: bad option, unknown built-in adapter, a module:attr that imports nothing,
+     an optimizer class without --claim, an unknown clause
+  3  the adapter imported but could not be built, or crashed outside any single example
+Progress goes to stderr; results go to stdout or -o FILE.
 """
 
 from __future__ import annotations
@@ -11,9 +17,16 @@ import textwrap
 
 import adamspec
 
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_ADAPTER = 0, 1, 2, 3
+FORMATS = ("terminal", "json", "junit", "markdown")
+
 
 def _version_line() -> str:
     return f"adamspec {adamspec.__version__} (spec {adamspec.spec_version()})"
+
+
+def _err(msg: str) -> None:
+    print(f"adamspec: {msg}", file=sys.stderr)
 
 
 def _cmd_spec(args) -> int:
@@ -23,14 +36,14 @@ def _cmd_spec(args) -> int:
         print(f"SPEC {spec.spec_version()}: {len(spec.clauses())} clauses")
         for c in spec.clauses():
             print(f"{c.id:<10} {c.title}")
-        return 0
-    status = 0
+        return EXIT_OK
+    status = EXIT_OK
     for wanted in args.clause:
         try:
             c = spec.clause(wanted)
         except KeyError as exc:
-            print(f"adamspec spec: {exc.args[0]}", file=sys.stderr)
-            status = 2
+            _err(exc.args[0])
+            status = EXIT_USAGE
             continue
         print(f"{c.id} — {c.title}  (SPEC {spec.spec_version()})\n")
         print(textwrap.indent(c.text, "  "))
@@ -38,24 +51,222 @@ def _cmd_spec(args) -> int:
     return status
 
 
+def _load(name: str, claim: str | None):
+    """(adapter, None) or (None, exit status) with the reason already printed."""
+    from adamspec.adapters.base import AdapterError
+    from adamspec.adapters.registry import UsageError, load_adapter
+
+    try:
+        return load_adapter(name, claim), None
+    except UsageError as exc:
+        _err(str(exc))
+        return None, EXIT_USAGE
+    except AdapterError as exc:
+        _err(str(exc))
+        return None, EXIT_ADAPTER
+
+
+def _cmd_adapters(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from adamspec.adapters.registry import builtin_names, load_adapter
+
+    table = Table(title="Built-in adapters")
+    for col in ("name", "modes", "dtypes (compute)", "runs here", "notes"):
+        table.add_column(col)
+    for name in builtin_names():
+        adapter = load_adapter(name)
+        caps = adapter.capabilities
+        ok, why = _runs_here(adapter)
+        dt = ", ".join(f"{d} ({caps.compute[d]})" if caps.compute[d] != d else d for d in sorted(caps.dtypes))
+        table.add_row(name, ", ".join(sorted(caps.modes)), dt, "yes" if ok else f"no: {why}", caps.notes)
+    Console().print(table)
+    return EXIT_OK
+
+
+def _runs_here(adapter) -> tuple[bool, str]:
+    """Whether the adapter's framework and device are available on this machine."""
+    import importlib.util
+
+    name = adapter.capabilities.name
+    if name.startswith("torch.") and importlib.util.find_spec("torch") is None:
+        return False, "torch is not installed (pip install 'adamspec[torch]')"
+    return True, ""
+
+
+def _render(result, fmt: str, out) -> None:
+    if fmt == "json":
+        from adamspec.conformance.report_json import to_json
+
+        out.write(to_json(result) + "\n")
+    elif fmt == "junit":
+        from adamspec.conformance.report_junit import to_junit
+
+        out.write(to_junit(result) + "\n")
+    elif fmt == "markdown":
+        from adamspec.conformance.report_markdown import to_markdown
+
+        out.write(to_markdown(result) + "\n")
+    else:
+        from rich.console import Console
+
+        from adamspec.conformance.report_terminal import render
+
+        # A terminal gets its own width; a pipe or file gets room for the title column.
+        tty = hasattr(out, "isatty") and out.isatty()
+        render(result, Console(file=out, width=None if tty else 150))
+
+
+def _exit_status(result) -> int:
+    judged = [v for v in result.verdicts if v.verdict != "not-applicable"]
+    live = [v for v in judged if not v.expected_failure]
+    if judged and all(v.verdict == "error" for v in judged):
+        return EXIT_ADAPTER  # it crashed on everything: nothing was judged
+    if any(v.verdict in ("fail", "error") for v in live):
+        return EXIT_FAIL
+    return EXIT_OK if result.verdict == "conformant" else EXIT_ADAPTER
+
+
+def _cmd_run(args) -> int:
+    from adamspec.conformance import expectations as exp
+    from adamspec.conformance.runner import run, select
+
+    adapter, status = _load(args.adapter, args.claim)
+    if adapter is None:
+        return status
+    try:
+        props = select(args.clause)
+    except KeyError as exc:
+        _err(exc.args[0])
+        return EXIT_USAGE
+    expectations = exp.builtin()
+    for path in args.expect or []:
+        try:
+            expectations += exp.load(path)
+        except (OSError, ValueError) as exc:
+            _err(f"cannot read expectations {path}: {exc}")
+            return EXIT_USAGE
+    progress, finish = _progress(len(props), quiet=args.quiet)
+    try:
+        result = run(adapter, args.profile, args.seed, args.clause, args.max_failures, progress,
+                     expectations)
+    except Exception as exc:  # crashed outside any single example (e.g. while building)
+        finish()
+        _err(f"adapter {args.adapter} crashed outside any example: {type(exc).__name__}: {exc}")
+        return EXIT_ADAPTER
+    finish()
+    for w in result.warnings:
+        _err(f"warning: {w}")
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            _render(result, args.format, fh)
+    else:
+        _render(result, args.format, sys.stdout)
+    return _exit_status(result)
+
+
+def _progress(total: int, quiet: bool):
+    """A rich progress bar on stderr: one tick per property, the current clause shown."""
+    if quiet:
+        return None, lambda: None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=Console(stderr=True), transient=True)
+    task = bar.add_task("starting", total=total)
+    bar.start()
+
+    def progress(prop, verdict):
+        if verdict is None:
+            bar.update(task, description=f"{prop.clause} {prop.name}")
+        else:
+            bar.advance(task)
+
+    return progress, bar.stop
+
+
+def _cmd_replay(args) -> int:
+    from adamspec.conformance import replay
+    from adamspec.conformance.registry import PROPERTIES, Collector, Violation
+    from adamspec.conformance.report_text import counterexample_text
+    from adamspec.conformance.runner import _counterexample
+
+    try:
+        payload = replay.decode(args.token)
+    except (ValueError, OSError) as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    prop = PROPERTIES.get(payload.property)
+    if prop is None:
+        _err(f"the payload names property {payload.property!r}, which this adamspec does not have")
+        return EXIT_USAGE
+    adapter, status = _load(args.adapter or payload.adapter, args.claim or payload.claim)
+    if adapter is None:
+        return status
+    try:
+        prop.check(adapter, payload.case, Collector())
+    except Violation as v:
+        v.case = v.case or payload.case
+        print(counterexample_text(_counterexample(prop, adapter.capabilities.name, v, payload.claim)))
+        print(f"\nreplayed: {prop.clause} {prop.name} FAILS on {adapter.capabilities.name}")
+        return EXIT_FAIL
+    except Exception as exc:
+        print(f"replayed: {prop.clause} {prop.name} raised {type(exc).__name__}: {exc}")
+        return EXIT_FAIL
+    print(f"replayed: {prop.clause} {prop.name} passes on {adapter.capabilities.name}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
+    doc = __doc__.split("\n\n", 1)[1]
     parser = argparse.ArgumentParser(
-        prog="adamspec",
+        prog="adamspec", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Executable spec and conformance suite for Adam, Adam+L2 and AdamW.",
-        epilog="Exit codes: 0 success; 2 usage error.",
-    )
+        epilog=doc)
     parser.add_argument("--version", action="version", version=_version_line())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    p_spec = sub.add_parser("spec", help="list the spec's clauses, or print the ones named")
-    p_spec.add_argument("clause", nargs="*", metavar="ID", help="clause IDs, e.g. AW-3")
-    p_spec.set_defaults(func=_cmd_spec)
+
+    p = sub.add_parser("run", help="run the conformance suite against an adapter",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=doc)
+    p.add_argument("--adapter", required=True,
+                   help="built-in name (see `adamspec adapters`) or package.module:attr")
+    p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"),
+                   help="the mode an optimizer class claims to compute (required for a class)")
+    p.add_argument("--profile", choices=("ci", "default", "thorough"), default="ci")
+    p.add_argument("--seed", type=int, help="hypothesis seed (ci is derandomised without one)")
+    p.add_argument("--clause", nargs="+", metavar="ID", help="only the properties checking these clauses")
+    p.add_argument("--max-failures", type=int, metavar="N", help="stop after N failing properties")
+    p.add_argument("--format", choices=FORMATS, default="terminal")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
+    p.add_argument("--expect", action="append", metavar="FILE",
+                   help="expectation file (TOML [[deviation]] entries) for known deviations")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("adapters", help="list built-in adapters and whether each can run here")
+    p.set_defaults(func=_cmd_adapters)
+
+    p = sub.add_parser("spec", help="list the spec's clauses, or print the ones named")
+    p.add_argument("clause", nargs="*", metavar="ID", help="clause IDs, e.g. AW-3")
+    p.set_defaults(func=_cmd_spec)
+
+    p = sub.add_parser("replay", help="re-run one counterexample exactly (token or file)")
+    p.add_argument("token", metavar="FILE|TOKEN")
+    p.add_argument("--adapter", help="override the adapter named in the payload")
+    p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"))
+    p.set_defaults(func=_cmd_replay)
     return parser
 
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: 2 on usage errors, 0 for --help/--version
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help()
-        return 2
+        return EXIT_USAGE
     return args.func(args)

@@ -183,7 +183,7 @@ class TorchClassAdapter:
     """
 
     def __init__(self, cls, claim: str, name: str | None = None):
-        self.cls = cls
+        self.cls, self.claim = cls, claim
         dtypes = ("float64", "float32", "bfloat16")
         self.capabilities = Capabilities(
             name=name or f"{cls.__module__}:{cls.__qualname__}",

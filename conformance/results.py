@@ -65,6 +65,8 @@ class RunResult:
     seed: int
     environment: dict
     verdicts: list[PropertyVerdict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. stale expectation entries
+    seconds: float = 0.0
 
     @property
     def verdict(self) -> str:

@@ -7,6 +7,7 @@ adapter lacks makes the property "not applicable" with the reason — never "pas
 
 from __future__ import annotations
 
+import importlib.metadata
 import platform
 import sys
 import time
@@ -34,7 +35,11 @@ def environment(profile: str, seed: int | None) -> dict:
     if torch is not None:
         env["torch"] = torch.__version__
         env["device"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    else:
+    else:  # not imported (yet): report the installed version without importing it
+        try:
+            env["torch"] = importlib.metadata.version("torch")
+        except importlib.metadata.PackageNotFoundError:
+            env["torch"] = "not installed"
         env["device"] = "cpu"
     return env
 
@@ -50,8 +55,6 @@ def select(clauses: Iterable[str] | None = None) -> list[Property]:
     return [p for p in PROPERTIES.values() if wanted & set(p.clauses)]
 
 
-def replay_command(adapter_name: str, case_file: str = "CASE.json") -> str:
-    return f"adamspec replay {case_file} --adapter {adapter_name}"
 
 
 def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
@@ -87,7 +90,7 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
         test()
     except Violation as v:
         verdict.verdict = "fail"
-        verdict.counterexample = _counterexample(prop, caps.name, v)
+        verdict.counterexample = _counterexample(prop, caps.name, v, getattr(adapter, "claim", None))
     except Unsatisfiable:
         verdict.verdict = "not-applicable"
         verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
@@ -102,7 +105,9 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
     return verdict
 
 
-def _counterexample(prop: Property, adapter_name: str, v: Violation) -> Counterexample:
+def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None) -> Counterexample:
+    from adamspec.conformance.replay import replay_command
+
     case = v.case
     hyper = case.hypers[v.param] if case is not None and case.params else None
     return Counterexample(
@@ -113,16 +118,33 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation) -> Countere
         storage=case.dtype if case is not None and case.params else "",
         step=v.step, elements=v.elements,
         case_json=case.to_json() if case is not None else "",
-        replay=replay_command(adapter_name),
+        replay=replay_command(prop.name, adapter_name, case, claim) if case is not None else "",
     )
 
 
 def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         clauses: Iterable[str] | None = None, max_failures: int | None = None,
-        progress: Callable[[Property, PropertyVerdict | None], None] | None = None) -> RunResult:
-    """Run every selected property; stop early after ``max_failures`` failures."""
+        progress: Callable[[Property, PropertyVerdict | None], None] | None = None,
+        expectations: list | None = None) -> RunResult:
+    """Run every selected property; stop early after ``max_failures`` failures.
+
+    ``expectations`` (default: the built-in known deviations) mark covered failures as
+    expected; stale entries become warnings on the result.
+    """
+    from adamspec.conformance import expectations as _exp
+
     result = RunResult(adapter.capabilities.name, adapter.capabilities.as_dict(), profile,
                        seed if seed is not None else 0, environment(profile, seed))
+    start = time.perf_counter()
+    try:
+        _run_into(result, adapter, profile, seed, clauses, max_failures, progress)
+    finally:
+        result.seconds = time.perf_counter() - start
+    result.warnings += _exp.apply(result, _exp.builtin() if expectations is None else expectations)
+    return result
+
+
+def _run_into(result, adapter, profile, seed, clauses, max_failures, progress) -> None:
     failures = 0
     for prop in select(clauses):
         if progress:
@@ -134,4 +156,3 @@ def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         failures += v.verdict == "fail"
         if max_failures is not None and failures >= max_failures:
             break
-    return result

@@ -1,0 +1,124 @@
+"""pytest plugin (entry point ``pytest11``): the conformance properties as pytest tests.
+
+    pytest --pyargs adamspec.conformance --adapter torch.adamw.fused
+    pytest --pyargs adamspec.conformance --adapter mypkg.optim:MyAdamW --claim adamw
+
+Test ids show property, clause and adapter: ``test_uniform_decay[AW-3-torch.adamw.fused]``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import pytest
+
+_ENV = "ADAMSPEC_ADAPTER"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("adamspec", "Adam-family conformance (adamspec)")
+    group.addoption("--adapter", action="append", default=[], metavar="NAME",
+                    help=f"adapter to check (repeatable): built-in name or package.module:attr; "
+                         f"falls back to ${_ENV}")
+    group.addoption("--claim", choices=("adam", "adam_l2", "adamw"),
+                    help="the mode an optimizer class claims to compute")
+    group.addoption("--adamspec-profile", choices=("ci", "default", "thorough"), default="ci")
+    group.addoption("--adamspec-seed", type=int, default=None, help="hypothesis seed")
+    group.addoption("--adamspec-xfails", metavar="FILE", action="append", default=[],
+                    help="expectation file (TOML [[deviation]] entries) for known deviations")
+
+
+def _adapter_names(config) -> list[str]:
+    names = list(config.getoption("--adapter") or [])
+    if not names and os.environ.get(_ENV):
+        names = [n for n in os.environ[_ENV].split(",") if n.strip()]
+    return names
+
+
+class _State:
+    """Adapters loaded once per session, and which expectation entries were used."""
+
+    def __init__(self, config):
+        from adamspec.adapters.registry import UsageError, load_adapter
+        from adamspec.conformance import expectations as exp
+
+        self.adapters = {}
+        for name in _adapter_names(config):
+            try:
+                self.adapters[name] = load_adapter(name, config.getoption("--claim"))
+            except UsageError as exc:
+                raise pytest.UsageError(f"adamspec: {exc}") from None
+        self.expectations = exp.builtin()
+        for path in config.getoption("--adamspec-xfails"):
+            self.expectations += exp.load(path)
+        self.used = set()
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "adamspec_clause(id): the SPEC clauses a conformance test checks")
+    if _adapter_names(config):
+        config._adamspec = _State(config)
+
+
+def pytest_report_header(config):
+    state = getattr(config, "_adamspec", None)
+    if state is None:
+        return None
+    import adamspec
+    from adamspec.conformance.runner import environment
+
+    env = environment(config.getoption("--adamspec-profile"), config.getoption("--adamspec-seed"))
+    lines = [f"adamspec {adamspec.__version__}, SPEC {adamspec.spec_version()}, profile "
+             f"{env['profile']}, seed {env['seed']}, torch {env.get('torch', 'not loaded')}"]
+    for name, a in state.adapters.items():
+        caps = a.capabilities.as_dict()
+        lines.append(f"adapter {name}: modes {caps['modes']}, dtypes {caps['dtypes']}, "
+                     f"compute {caps['compute']}, profile {caps['profile']}")
+    return lines
+
+
+def pytest_generate_tests(metafunc):
+    if "adamspec_adapter" not in metafunc.fixturenames:
+        return
+    state = getattr(metafunc.config, "_adamspec", None)
+    if state is None:
+        raise pytest.UsageError(f"adamspec: name an adapter with --adapter NAME (or ${_ENV})")
+    prop = metafunc.function.adamspec_property
+    metafunc.parametrize("adamspec_adapter", list(state.adapters.values()),
+                         ids=[f"{prop.clause}-{n}" for n in state.adapters])
+
+
+def run_as_test(prop, adapter, config):
+    """Run one property against one adapter and turn the verdict into a pytest outcome."""
+    from adamspec.conformance.report_text import counterexample_text
+    from adamspec.conformance.runner import run_property
+
+    state = config._adamspec
+    v = run_property(prop, adapter, config.getoption("--adamspec-profile"),
+                     config.getoption("--adamspec-seed"))
+    if v.verdict == "not-applicable":
+        pytest.skip(f"not applicable: {v.reason}")
+    if v.verdict in ("fail", "error"):
+        for e in state.expectations:
+            if e.covers(adapter.capabilities.name, v.clauses):
+                state.used.add(e)
+                pytest.xfail(f"known deviation {e.clause}: {e.reason}")
+        if v.verdict == "error":
+            pytest.fail(f"{prop.clause} {prop.name}: the implementation raised: {v.reason}", pytrace=False)
+        pytest.fail(counterexample_text(v.counterexample), pytrace=False)
+
+
+def pytest_sessionfinish(session):
+    state = getattr(session.config, "_adamspec", None)
+    if state is None:
+        return
+    import fnmatch
+
+    from adamspec.conformance import expectations as exp
+
+    user = [e for e in state.expectations if e not in exp.builtin()]
+    for e in user:
+        if e not in state.used and any(fnmatch.fnmatchcase(n, e.adapter) for n in state.adapters):
+            warnings.warn(f"adamspec: expectation for {e.clause} on {e.adapter} matched no failure: "
+                          f"{e.reason}", stacklevel=1)
