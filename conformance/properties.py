@@ -113,7 +113,8 @@ def _needs_mode(mode: str):
 
 @prop("agreement_one_step",
       ["AD-1", "AD-2", "AD-3", "AD-4", "AD-5", "AD-6", "L2-1", "L2-2", "AW-1", "AW-2", "AW-4",
-       "AMS-1", "MAX-1", "NUM-2", "NUM-3", "DT-2", "DT-3", "DT-4", "VAR-1", "STATE-3", "API-2"],
+       "AMS-1", "MAX-1", "NUM-2", "NUM-3", "DT-2", "DT-3", "DT-4", "VAR-1", "VAR-2", "VAR-3", "VAR-4",
+       "VAR-5", "VAR-6", "STATE-3", "API-1", "API-2", "API-3"],
       "One step from any injected state agrees with the exact reference",
       strategy=lambda caps: S.single_step_cases(caps))
 def agreement_one_step(adapter, case, collector):
@@ -270,7 +271,7 @@ def _large_counts(draw, caps):
     return Case((GroupCase(h, (ParamCase(p.init, "contiguous", state),)),), case.grads)
 
 
-@prop("step_counter", ["STATE-5"], "Large injected step counts continue exactly (t = t_prev + 1)",
+@prop("step_counter", ["STATE-5", "API-4"], "Large injected step counts continue exactly (t = t_prev + 1)",
       strategy=_large_counts, needs=_needs("state_injection", "state injection"))
 def step_counter(adapter, case, collector):
     trace = execute(adapter, case)
@@ -340,7 +341,7 @@ def _two_groups(draw, caps):
     return Case(groups, grads)
 
 
-@prop("groups", ["GRP-1", "GRP-2"],
+@prop("groups", ["GRP-1", "GRP-2", "API-5"],
       "Each parameter group's hyperparameters apply to its own parameters only",
       strategy=_two_groups, needs=_needs("groups", "parameter groups"), cost=2.0)
 def groups(adapter, case, collector):
