@@ -81,7 +81,7 @@ def _cmd_adapters(args) -> int:
         ok, why = _runs_here(adapter)
         dt = ", ".join(f"{d} ({caps.compute[d]})" if caps.compute[d] != d else d for d in sorted(caps.dtypes))
         table.add_row(name, ", ".join(sorted(caps.modes)), dt, "yes" if ok else f"no: {why}", caps.notes)
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 160).print(table)
     return EXIT_OK
 
 
@@ -119,13 +119,15 @@ def _render(result, fmt: str, out) -> None:
 
 
 def _exit_status(result) -> int:
-    judged = [v for v in result.verdicts if v.verdict != "not-applicable"]
-    live = [v for v in judged if not v.expected_failure]
-    if judged and all(v.verdict == "error" for v in judged):
-        return EXIT_ADAPTER  # it crashed on everything: nothing was judged
+    """1 when a clause failed or the implementation raised/hung inside an example; 2 when
+    nothing selected applies to the adapter (a vacuous run must not read as a pass)."""
+    live = [v for v in result.verdicts if not v.expected_failure]
     if any(v.verdict in ("fail", "error") for v in live):
         return EXIT_FAIL
-    return EXIT_OK if result.verdict == "conformant" else EXIT_ADAPTER
+    if result.verdict != "conformant":
+        _err("nothing in this run applies to the adapter: every selected property is not applicable")
+        return EXIT_USAGE
+    return EXIT_OK
 
 
 def _cmd_run(args) -> int:
@@ -150,7 +152,7 @@ def _cmd_run(args) -> int:
     progress, finish = _progress(len(props), quiet=args.quiet)
     try:
         result = run(adapter, args.profile, args.seed, args.clause, args.max_failures, progress,
-                     expectations)
+                     expectations, args.example_timeout)
     except Exception as exc:  # crashed outside any single example (e.g. while building)
         finish()
         _err(f"adapter {args.adapter} crashed outside any example: {type(exc).__name__}: {exc}")
@@ -242,6 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--expect", action="append", metavar="FILE",
                    help="expectation file (TOML [[deviation]] entries) for known deviations")
+    p.add_argument("--example-timeout", type=float, default=60.0, metavar="SECONDS",
+                   help="per-example time limit; a hanging example is an error naming its clause")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_run)
 

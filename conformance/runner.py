@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.metadata
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 
@@ -57,8 +58,48 @@ def select(clauses: Iterable[str] | None = None) -> list[Property]:
 
 
 
+class ExampleTimeout(Exception):
+    """One example ran past the per-example time limit (a hanging implementation)."""
+
+
+def _bounded(fn, limit: float | None, hung: list):
+    """Run fn() in a worker thread for at most ``limit`` seconds.
+
+    A thread that hangs cannot be killed; it is left behind as a daemon, and every later
+    example of the same property fails at once with the same error, so hypothesis's
+    shrinking does not wait out the limit again and again.
+    """
+    if not hung:
+        if limit is None:
+            return fn()
+        out: dict = {}
+
+        def target():
+            try:
+                out["value"] = fn()
+            except BaseException as exc:  # handed back to the caller's thread
+                out["error"] = exc
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        worker.join(limit)
+        if not worker.is_alive():
+            if "error" in out:
+                raise out["error"]
+            return out.get("value")
+        hung.append(f"an example ran longer than the {limit:g} s per-example limit (hang?)")
+    raise ExampleTimeout(hung[0])  # one raise site: hypothesis sees the same failure each time
+
+
+def _leaf(exc: BaseException) -> BaseException:
+    """The first underlying exception of an exception group (hypothesis's FlakyFailure is one)."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
-                 seed: int | None = None) -> PropertyVerdict:
+                 seed: int | None = None, example_timeout: float | None = 60.0) -> PropertyVerdict:
     caps = adapter.capabilities
     c = spec.clause(prop.clause)
     verdict = PropertyVerdict(prop.name, prop.clause, prop.clauses, c.title)
@@ -68,11 +109,12 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
         return verdict
     collector = Collector()
     unsupported: list[str] = []
+    hung: list[str] = []
 
     def body(case):
         collector.examples += 1
         try:
-            prop.check(adapter, case, collector)
+            _bounded(lambda: prop.check(adapter, case, collector), example_timeout, hung)
         except UnsupportedCase as exc:
             unsupported.append(str(exc))
             reject()
@@ -95,8 +137,14 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
         verdict.verdict = "not-applicable"
         verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
     except Exception as exc:  # the implementation raised: an error naming the property
-        verdict.verdict = "error"
-        verdict.reason = f"{type(exc).__name__}: {exc}".strip()[:500]
+        leaf = _leaf(exc)
+        if isinstance(leaf, Violation):  # a flaky failure: still a failure, with its example
+            verdict.verdict = "fail"
+            verdict.counterexample = _counterexample(prop, caps.name, leaf, getattr(adapter, "claim", None))
+            verdict.reason = "the failure did not reproduce on every replay (flaky implementation?)"
+        else:
+            verdict.verdict = "error"
+            verdict.reason = f"{prop.clause}: {type(leaf).__name__}: {leaf}".strip()[:500]
     verdict.seconds = time.perf_counter() - start
     verdict.examples = collector.examples
     verdict.max_bound_fraction = collector.max_fraction
@@ -125,7 +173,7 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None)
 def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         clauses: Iterable[str] | None = None, max_failures: int | None = None,
         progress: Callable[[Property, PropertyVerdict | None], None] | None = None,
-        expectations: list | None = None) -> RunResult:
+        expectations: list | None = None, example_timeout: float | None = 60.0) -> RunResult:
     """Run every selected property; stop early after ``max_failures`` failures.
 
     ``expectations`` (default: the built-in known deviations) mark covered failures as
@@ -137,19 +185,19 @@ def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
                        seed if seed is not None else 0, environment(profile, seed))
     start = time.perf_counter()
     try:
-        _run_into(result, adapter, profile, seed, clauses, max_failures, progress)
+        _run_into(result, adapter, profile, seed, clauses, max_failures, progress, example_timeout)
     finally:
         result.seconds = time.perf_counter() - start
     result.warnings += _exp.apply(result, _exp.builtin() if expectations is None else expectations)
     return result
 
 
-def _run_into(result, adapter, profile, seed, clauses, max_failures, progress) -> None:
+def _run_into(result, adapter, profile, seed, clauses, max_failures, progress, example_timeout) -> None:
     failures = 0
     for prop in select(clauses):
         if progress:
             progress(prop, None)
-        v = run_property(prop, adapter, profile, seed)
+        v = run_property(prop, adapter, profile, seed, example_timeout)
         result.verdicts.append(v)
         if progress:
             progress(prop, v)

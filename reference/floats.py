@@ -58,8 +58,10 @@ def float_format(spec) -> FloatFormat:
 
 def to_mpf(x) -> mpmath.mpf:
     """The exact value of one binary float (any supported dtype, or a Python float)."""
-    # Widening to binary64 is exact for every supported format.
-    return mpmath.mpf(float(np.float64(x)))
+    # Widening to binary64 is exact for every supported format; mpf(float) rounds to the
+    # context precision, so it is built at 53 bits whatever precision the caller runs at.
+    with mpmath.workprec(53):
+        return mpmath.mpf(float(np.float64(x)))
 
 
 def to_mpf_array(a) -> np.ndarray:
@@ -69,8 +71,9 @@ def to_mpf_array(a) -> np.ndarray:
     wide = a.astype(np.float64)
     out = np.empty(a.shape, dtype=object)
     flat_in, flat_out = wide.reshape(-1), out.reshape(-1)
-    for i in range(flat_in.size):
-        flat_out[i] = mpmath.mpf(float(flat_in[i]))
+    with mpmath.workprec(53):  # exact for binary64 values, whatever the caller's precision
+        for i in range(flat_in.size):
+            flat_out[i] = mpmath.mpf(float(flat_in[i]))
     return out
 
 

@@ -44,6 +44,9 @@ class Profile:
         for name, values in allowed.items():
             if getattr(self, name) not in values:
                 raise ValueError(f"Profile.{name} must be one of {values}, got {getattr(self, name)!r}")
+        eta = self.schedule_multiplier
+        if not (math.isfinite(eta) and eta >= 0):
+            raise ValueError(f"Profile.schedule_multiplier must be finite and >= 0, got {eta!r}")
 
     @property
     def is_canonical(self) -> bool:

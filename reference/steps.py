@@ -87,7 +87,7 @@ def normalised_update(m, v_denom, bc1, bc2, h: Hyper, profile: Profile, denom_is
     if profile.eps_placement == "inside":
         return ieee_div(m / bc1, ieee_sqrt(vhat + eps))
     # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
-    v_raw = vhat * bc2
+    v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip
     return (mpmath.sqrt(bc2) / bc1) * ieee_div(m, ieee_sqrt(v_raw) + eps)
 
 

@@ -35,7 +35,7 @@ DTYPES = [np.float64, np.float32, ml_dtypes.bfloat16, np.float16]
 
 
 def _scales(theta, g, m, v, vmax, t, h: Hyper, p: Profile):
-    """Per element: the term-magnitude scale of θ_t, m_t, v_t, vmax_t (mirrors exact._element_step)."""
+    """Per element: the term-magnitude scales of θ_t, m_t, v_t, vmax_t (as exact._element_step)."""
     b1, b2 = mpmath.mpf(h.beta1), mpmath.mpf(h.beta2)
     ge = steps.effective_gradient(g, theta, h)
     m1, v1 = steps.first_moment(m, ge, h), steps.second_moment(v, ge, h)
