@@ -221,6 +221,27 @@ def _cmd_replay(args) -> int:
     return EXIT_OK
 
 
+def _cmd_plot(args) -> int:
+    try:
+        from adamspec.conformance import plots
+
+        if args.what == "decay":
+            path = plots.plot_decay(args.output or "decay.png", args.lr, args.wd, args.t)
+        else:
+            if not args.report:
+                _err("plot headroom needs a JSON report: adamspec plot headroom REPORT.json")
+                return EXIT_USAGE
+            path = plots.plot_headroom(args.report, args.output or "headroom.png")
+    except ImportError as exc:
+        _err(str(exc))
+        return EXIT_USAGE
+    except (OSError, ValueError, KeyError) as exc:
+        _err(f"cannot plot: {exc}")
+        return EXIT_USAGE
+    print(path)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n", 1)[1]
     parser = argparse.ArgumentParser(
@@ -255,6 +276,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("spec", help="list the spec's clauses, or print the ones named")
     p.add_argument("clause", nargs="*", metavar="ID", help="clause IDs, e.g. AW-3")
     p.set_defaults(func=_cmd_spec)
+
+    p = sub.add_parser("plot", help="decay: Adam+L2 vs AdamW decay factor; headroom: from a JSON report")
+    p.add_argument("what", choices=("decay", "headroom"))
+    p.add_argument("report", nargs="?", help="JSON report (for headroom)")
+    p.add_argument("-o", "--output", metavar="FILE", help="PNG or SVG path (default decay.png / headroom.png)")
+    p.add_argument("--lr", type=float, default=0.1)
+    p.add_argument("--wd", type=float, default=0.1)
+    p.add_argument("--t", type=int, default=1001, help="the step count at the step (default 1001)")
+    p.set_defaults(func=_cmd_plot)
 
     p = sub.add_parser("replay", help="re-run one counterexample exactly (token or file)")
     p.add_argument("token", metavar="FILE|TOKEN")
