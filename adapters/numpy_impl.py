@@ -26,7 +26,7 @@ def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "tex
     with np.errstate(all="ignore"):
         g = -grad if h.maximize else grad.copy()
         th = theta.copy()
-        if h.mode is Mode.ADAM_L2:
+        if h.mode is Mode.ADAM_L2 and h.weight_decay != 0.0:  # AD-13: no 0·θ term at λ = 0
             g = g + s(h.weight_decay) * th
         elif h.mode is Mode.ADAMW:
             if order == "capturable":

@@ -131,7 +131,7 @@ def step_bound(
         # MAX-1, L2-1: g' = ±g (+ λθ). λθ: one product, λ held and cast, one addition.
         gp = -g if hyper.maximize else g.copy()
         e_gp = np.zeros_like(gp)
-        if hyper.mode is Mode.ADAM_L2:
+        if hyper.mode is Mode.ADAM_L2 and lam != 0.0:
             lt = lam * th
             e_gp = (2 * u + rho_hold) * np.abs(lt) + u * (np.abs(gp) + np.abs(lt))
             gp = gp + lt

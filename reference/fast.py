@@ -338,7 +338,7 @@ def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
         # A pair below 2^-969 loses bits to the subnormals (or is 0), one past 2^1024 is
         # ±inf: e.g. α·η = 1e-159·1e-296 has no pair. Such calls go to mpmath whole.
         trusted=all(x == 0 or _LO <= abs(x) <= _HI for x in exact_values.values()),
-        l2=h.mode is Mode.ADAM_L2,
+        l2=h.mode is Mode.ADAM_L2 and h.weight_decay != 0.0,  # AD-13: λ = 0 adds nothing, not 0·θ
         lam=_k1(h.weight_decay),
         b1=_k1(h.beta1),
         b2=_k1(h.beta2),

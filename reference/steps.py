@@ -45,7 +45,8 @@ def effective_gradient(g, theta, h: Hyper):
     """MAX-1 then L2-1: negate for maximize first, then add the coupled L2 term λ·θ_{t−1}."""
     if h.maximize:
         g = -g
-    if h.mode is Mode.ADAM_L2:
+    # AD-13: with λ = 0 the term is absent, not 0·θ (which is NaN for an infinite θ).
+    if h.mode is Mode.ADAM_L2 and h.weight_decay != 0.0:
         g = g + mpmath.mpf(h.weight_decay) * theta
     return g
 

@@ -1,0 +1,49 @@
+"""False-alarm sweep: every built-in adapter, every seed, a profile (prints numbers).
+
+    python bench/sweep.py --profile ci --seeds 20
+    python bench/sweep.py --profile default --seeds 3 --adapters torch.adamw.fused numpy.adamw
+
+A run counts as a false alarm when a correct built-in adapter comes out anything but
+"conformant" (known deviations are expected failures, not alarms). Last line: one JSON
+object with the runs, the false alarms, and the wall time per adapter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+from adamspec.adapters.registry import builtin_names, load_adapter
+from adamspec.conformance.runner import run
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="ci", choices=("ci", "default", "thorough"))
+    ap.add_argument("--seeds", type=int, default=20)
+    ap.add_argument("--adapters", nargs="*", default=None)
+    args = ap.parse_args(argv)
+    names = args.adapters or builtin_names()
+    alarms, times, runs = [], {}, 0
+    for name in names:
+        for seed in range(args.seeds):
+            adapter = load_adapter(name)
+            start = time.perf_counter()
+            result = run(adapter, args.profile, seed)
+            took = time.perf_counter() - start
+            times.setdefault(name, []).append(took)
+            runs += 1
+            bad = [f"{v.clause}:{v.verdict}" for v in result.verdicts
+                   if v.verdict in ("fail", "error") and not v.expected_failure]
+            if result.verdict != "conformant":
+                alarms.append({"adapter": name, "seed": seed, "clauses": bad})
+            print(f"{name:<22} seed {seed:>3}  {result.verdict:<15} {took:6.1f} s  {' '.join(bad)}", flush=True)
+    print(json.dumps({"profile": args.profile, "runs": runs, "false_alarms": len(alarms), "alarms": alarms,
+                      "median_seconds": {k: round(statistics.median(v), 1) for k, v in times.items()},
+                      "max_seconds": {k: round(max(v), 1) for k, v in times.items()}}))
+
+
+if __name__ == "__main__":
+    main()
