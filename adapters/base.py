@@ -99,3 +99,8 @@ class AdapterError(Exception):
 
 class UnsupportedCase(Exception):
     """The adapter cannot run this case (a capability it lacks); the verdict is not applicable."""
+
+
+class NotApplicable(UnsupportedCase):
+    """The adapter can run no case of this property at all (e.g. its session cannot expose the
+    gradients it held): the property is not applicable, decided at the first example."""

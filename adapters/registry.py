@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 from dataclasses import replace
 
 from adamspec.adapters.base import AdapterError
@@ -53,6 +55,10 @@ def load_adapter(name: str, claim: str | None = None):
         raise UsageError(f"unknown adapter {name!r}: not a built-in ({', '.join(BUILTIN)}) "
                          "and not of the form package.module:attr")
     module_name, _, attr = name.partition(":")
+    # A user's adapter usually lives in the project being tested: import it from the
+    # current directory as `python -m` would, also under the `adamspec` console script.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

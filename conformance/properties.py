@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 from hypothesis import strategies as st
 
-from adamspec.adapters.base import ParamState, UnsupportedCase
+from adamspec.adapters.base import NotApplicable, ParamState, UnsupportedCase
 from adamspec.conformance import strategies as S
 from adamspec.conformance.cases import Case, GroupCase, ParamCase
 from adamspec.conformance.execute import execute
@@ -407,7 +407,7 @@ def no_gradient(adapter, case, collector):
 def gradient_untouched(adapter, case, collector):
     trace = execute(adapter, case)
     if trace.grads_after is None:
-        raise UnsupportedCase("the adapter's session does not expose its gradients (grads_after)")
+        raise NotApplicable("the adapter's session does not expose its gradients (grads_after)")
     for k, (given_, held) in enumerate(zip(case.grads, trace.grads_after)):
         for i, (g, h) in enumerate(zip(given_, held)):
             if g is not None and not _same_bits(g, h):
@@ -419,7 +419,7 @@ def gradient_untouched(adapter, case, collector):
 def in_place(adapter, case, collector):
     trace = execute(adapter, case)
     if trace.in_place is None:
-        raise UnsupportedCase("the adapter's session cannot tell (updated_in_place)")
+        raise NotApplicable("the adapter's session cannot tell (updated_in_place)")
     for k, flags in enumerate(trace.in_place):
         for i, ok in enumerate(flags):
             if not ok:
@@ -556,7 +556,7 @@ def lr_zero(adapter, case, collector):
 def validation(adapter, case, collector):
     construct = getattr(adapter, "construct", None)
     if construct is None:
-        raise UnsupportedCase("the adapter cannot construct its optimizer from raw hyperparameters")
+        raise NotApplicable("the adapter cannot construct its optimizer from raw hyperparameters")
     clause, kwargs, words = MUST_REJECT[int(case.note.removeprefix("must_reject="))]
     try:
         construct(**kwargs)

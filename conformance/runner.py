@@ -21,7 +21,7 @@ from hypothesis.errors import Unsatisfiable
 
 import adamspec
 from adamspec import spec
-from adamspec.adapters.base import Adapter, UnsupportedCase
+from adamspec.adapters.base import Adapter, NotApplicable, UnsupportedCase
 from adamspec.conformance import properties as _properties  # noqa: F401 - registers them
 from adamspec.conformance.profiles import hypothesis_settings
 from adamspec.conformance.registry import PROPERTIES, Collector, Property, Violation
@@ -111,10 +111,17 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
     unsupported: list[str] = []
     hung: list[str] = []
 
+    not_applicable: list[str] = []
+
     def body(case):
+        if not_applicable:  # decided once: end the run at once (hypothesis stops on the error)
+            raise NotApplicable(not_applicable[0])
         collector.examples += 1
         try:
             _bounded(lambda: prop.check(adapter, case, collector), example_timeout, hung)
+        except NotApplicable as exc:
+            not_applicable.append(str(exc))
+            raise
         except UnsupportedCase as exc:
             unsupported.append(str(exc))
             reject()
@@ -133,12 +140,16 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
     except Violation as v:
         verdict.verdict = "fail"
         verdict.counterexample = _counterexample(prop, caps.name, v, getattr(adapter, "claim", None))
+    except NotApplicable as exc:
+        verdict.verdict, verdict.reason = "not-applicable", str(exc)
     except Unsatisfiable:
         verdict.verdict = "not-applicable"
         verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
     except Exception as exc:  # the implementation raised: an error naming the property
         leaf = _leaf(exc)
-        if isinstance(leaf, Violation):  # a flaky failure: still a failure, with its example
+        if isinstance(leaf, NotApplicable):
+            verdict.verdict, verdict.reason = "not-applicable", str(leaf)
+        elif isinstance(leaf, Violation):  # a flaky failure: still a failure, with its example
             verdict.verdict = "fail"
             verdict.counterexample = _counterexample(prop, caps.name, leaf, getattr(adapter, "claim", None))
             verdict.reason = "the failure did not reproduce on every replay (flaky implementation?)"
