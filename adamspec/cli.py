@@ -242,6 +242,34 @@ def _cmd_plot(args) -> int:
     return EXIT_OK
 
 
+def _cmd_bench(args) -> int:
+    import json
+
+    from adamspec.throughput import bench
+
+    adapter, status = _load(args.adapter, args.claim)
+    if adapter is None:
+        return status
+    if args.dtype not in adapter.capabilities.dtypes:
+        _err(f"{adapter.capabilities.name} does not support dtype {args.dtype}")
+        return EXIT_USAGE
+    try:
+        r = bench(adapter, args.numel, args.dtype, args.reps)
+    except ImportError:
+        _err("adamspec bench times steps with torch: pip install 'adamspec[torch]'")
+        return EXIT_USAGE
+    print(f"{r['adapter']} on {r['device']}, {r['numel']:,} {r['dtype']} parameters, mode {r['mode']}, "
+          f"timing {r['timed']}")
+    spread = r["seconds_spread"] * 1e3
+    print(f"  {r['seconds_per_step'] * 1e3:9.3f} ms per step (best of 3 × {args.reps}, spread {spread:.3f} ms)")
+    print(f"  {r['param_steps_per_s']:.3e} parameter-steps/s")
+    print(f"  {r['effective_bytes_per_s'] / 1e9:9.2f} GB/s effective (7 words per parameter)")
+    print(f"  {r['copy_bytes_per_s'] / 1e9:9.2f} GB/s copy bandwidth (read + write): "
+          f"{100 * r['fraction_of_copy']:.0f}% of it")
+    print(json.dumps(r))
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n", 1)[1]
     parser = argparse.ArgumentParser(
@@ -269,6 +297,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="per-example time limit; a hanging example is an error naming its clause")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("bench", help="time the step of an adapter; parameter-steps/s and bandwidth")
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"))
+    p.add_argument("--numel", type=int, default=2**24)
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--reps", type=int, default=10)
+    p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("adapters", help="list built-in adapters and whether each can run here")
     p.set_defaults(func=_cmd_adapters)
@@ -303,4 +339,8 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # the reader (e.g. `head`) went away: not an error of ours
+        sys.stderr.close()
+        return EXIT_OK
