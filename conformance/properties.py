@@ -196,10 +196,8 @@ def l2_coupling(adapter, case, collector):
     if exact[1] - exact[0] > slack[0] + slack[1] and not factors[1] > factors[0]:
         raise Violation(f"decay factors {factors[0]!r} (small v) and {factors[1]!r} (large v): "
                         "the larger v did not decay less", case, 0, None)
-    uniform = 1.0 - h.lr * h.weight_decay
-    if abs(exact[0] - uniform) > slack[0] and abs(factors[0] - uniform) <= slack[0] / 2:
-        raise Violation(f"decay factor {factors[0]!r} equals the decoupled 1 − α·λ = {uniform!r}: "
-                        "the L2 term is not coupled to √v̂", case, 0, None)
+    # "differs from 1 − α·λ" is a fact of the exact prediction; an implementation that decays
+    # uniformly instead fails the agreement above wherever the two differ by more than C·B.
 
 
 @st.composite
