@@ -64,6 +64,7 @@ class _ReferenceAdam(torch.optim.Optimizer):
     """
 
     decoupled = False
+    decay_before_update = True  # with decoupled decay: θ_{t−1} is decayed, not θ_{t−1} − α·u
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
                  amsgrad=False, maximize=False):
@@ -134,15 +135,15 @@ class _ReferenceAdam(torch.optim.Optimizer):
     def _core(self, p, grad, state, h: _H) -> None:
         t = self._advance(state)
         g = self._effective_grad(p, grad, h)
-        if self.decoupled:
+        if self.decoupled and self.decay_before_update:
             self._decay(p, h, t)
         m, v = self._moments(state, g, h)
         vv = self._amsgrad(state, v, h) if h.amsgrad else v
         bc1, bc2 = self._bias_corrections(h, t)
         denom = self._denom(vv, bc2, h)
         self._apply(p, m, denom, h, bc1)
-        if self.decoupled:
-            self._decay_after(p, h, t)
+        if self.decoupled and not self.decay_before_update:
+            self._decay(p, h, t)
 
     def _advance(self, state) -> float:
         """t = t_prev + 1, stored; the new count is the one the corrections use (SPEC AD-1)."""
@@ -164,9 +165,6 @@ class _ReferenceAdam(torch.optim.Optimizer):
     def _decay(self, p, h: _H, t: float) -> None:
         """Decoupled decay of θ_{t−1}, before the update (SPEC AW-1, AW-4)."""
         p.mul_(1.0 - h.lr * h.wd)
-
-    def _decay_after(self, p, h: _H, t: float) -> None:
-        """Nothing: the canonical decay acts before the update."""
 
     def _moments(self, state, g, h: _H):
         m, v = state["exp_avg"], state["exp_avg_sq"]
@@ -204,11 +202,7 @@ class _ReferenceAdamW(_ReferenceAdam):
 
 
 class DecayAfterUpdate(_ReferenceAdamW):
-    def _decay(self, p, h, t):
-        pass
-
-    def _decay_after(self, p, h, t):
-        p.mul_(1.0 - h.lr * h.wd)  # decays θ_{t−1} − α·u instead of θ_{t−1}
+    decay_before_update = False  # decays θ_{t−1} − α·u instead of θ_{t−1}
 
 
 class DecayNotScaledByLr(_ReferenceAdamW):

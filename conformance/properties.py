@@ -67,10 +67,13 @@ def judge_trace(adapter, case: Case, trace, collector, what: str = "the exact st
                 continue
             before, after = before_all[i], after_all[i]
             _check_shapes(case, after, before, i, k)
+            t = (0 if _fresh(before) else before.step) + 1
+            if after.step != t:  # STATE-2: exactly one per step with a gradient
+                raise Violation(f"after step {k + 1} parameter {i} holds step = {after.step!r}, expected {t}",
+                                case, i, t)
             j = judge_step(before, g, hypers[i], after, caps)
             collector.observe(j)
             if not j.ok:
-                t = (0 if _fresh(before) else before.step) + 1
                 raise Violation(
                     f"step {k + 1} (t = {t}) of parameter {i} differs from {what} by more than C·B",
                     case, i, t, _elements(j, before, g, i))
@@ -202,10 +205,10 @@ def l2_coupling(adapter, case, collector):
 
 @st.composite
 def _first_steps(draw, caps):
-    case = draw(S.single_step_cases(caps, injected=False,
+    # Non-empty tensors, and g ≠ 0 somewhere: AD-7 is about the size of the first step.
+    return draw(S.single_step_cases(caps, injected=False, shapes=[(1,), (3,), (5,), (2, 3)],
                                     mode="adam" if "adam" in caps.modes else None,
-                                    weight_decay=0.0))
-    return case
+                                    weight_decay=0.0).filter(lambda c: np.any(c.grads[0][0] != 0)))
 
 
 @prop("first_step", ["AD-7", "STATE-1"],
@@ -367,7 +370,7 @@ def _some_without_grad(draw, caps):
     return Case((GroupCase(h, (ParamCase(thetas[0]), ParamCase(thetas[1]))),), tuple(grads))
 
 
-@prop("no_gradient", ["NOGRAD-1", "NOGRAD-2", "NOGRAD-3"],
+@prop("no_gradient", ["NOGRAD-1", "NOGRAD-2", "NOGRAD-3", "STATE-2"],
       "A parameter without gradient is skipped: not decayed, state not created or advanced",
       strategy=_some_without_grad)
 def no_gradient(adapter, case, collector):
@@ -572,10 +575,11 @@ def validation(adapter, case, collector):
 
 @st.composite
 def _with_non_finite(draw, caps):
-    case = draw(S.single_step_cases(caps, shapes=[(4,)], amsgrad=False))
+    case = draw(S.single_step_cases(caps, shapes=[(4,)]))
     (p,) = case.params
     bad = draw(st.sampled_from([np.nan, np.inf, -np.inf]))
     where = draw(st.sampled_from(["g", "m", "v", "theta"] if caps.state_injection else ["g", "theta"]))
+    amsgrad = case.groups[0].hyper.amsgrad
     i = draw(st.integers(0, 3))
     g = np.array(case.grads[0][0], copy=True)
     theta = np.array(p.init, copy=True)
@@ -589,7 +593,11 @@ def _with_non_finite(draw, caps):
         m = np.zeros_like(theta) if state is None or state.m is None else np.array(state.m, copy=True)
         v = np.zeros_like(theta) if state is None or state.v is None else np.array(state.v, copy=True)
         (m if where == "m" else v)[i] = bad if where == "m" else abs(bad)
-        state = ParamState(theta, m, v, None, t_prev)
+        vmax = None
+        if amsgrad:  # AMS-1's maximum must propagate a NaN in v (fmax would drop it)
+            vmax = v.copy() if state is None or state.vmax is None else np.maximum(np.array(state.vmax), v)
+            vmax[i] = v[i] if np.isnan(v[i]) else vmax[i]
+        state = ParamState(theta, m, v, vmax, t_prev)
     if state is not None and state.step:
         state = ParamState(theta, state.m, state.v, state.vmax, state.step)
     h = case.groups[0].hyper
@@ -597,7 +605,7 @@ def _with_non_finite(draw, caps):
                 note=f"non-finite {where}[{i}]")
 
 
-@prop("non_finite", ["NF-1", "NF-2", "NF-3", "NUM-7"],
+@prop("non_finite", ["NF-1", "NF-2", "NF-3", "NUM-7", "AMS-1"],
       "NaN and ±inf in gradients, state or parameters propagate as IEEE arithmetic says",
       strategy=_with_non_finite)
 def non_finite(adapter, case, collector):

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 import numpy as np
 from hypothesis import given, reject
 from hypothesis import seed as hypothesis_seed
-from hypothesis.errors import Unsatisfiable
+from hypothesis.errors import FlakyFailure, Unsatisfiable
 
 import adamspec
 from adamspec import spec
@@ -149,10 +149,14 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
         leaf = _leaf(exc)
         if isinstance(leaf, NotApplicable):
             verdict.verdict, verdict.reason = "not-applicable", str(leaf)
-        elif isinstance(leaf, Violation):  # a flaky failure: still a failure, with its example
+        elif isinstance(leaf, Violation):  # several distinct failures, or a flaky one
             verdict.verdict = "fail"
             verdict.counterexample = _counterexample(prop, caps.name, leaf, getattr(adapter, "claim", None))
-            verdict.reason = "the failure did not reproduce on every replay (flaky implementation?)"
+            if isinstance(exc, FlakyFailure):
+                verdict.reason = "the failure did not reproduce on every replay (flaky implementation?)"
+            else:
+                n = len(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else 1
+                verdict.reason = f"{n} distinct failures; the first is shown"
         else:
             verdict.verdict = "error"
             verdict.reason = f"{prop.clause}: {type(leaf).__name__}: {leaf}".strip()[:500]
