@@ -270,6 +270,17 @@ def _cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _cmd_selftest(args) -> int:
+    try:
+        from adamspec.selftest import selftest
+    except ImportError as exc:
+        _err(f"selftest needs torch (the zoo is torch optimizers): {exc}")
+        return EXIT_USAGE
+    summary = selftest(args.seeds, tuple(args.profile), args.workers)
+    ok = all(summary[f"killed_{p}"] == summary["mutants"] for p in args.profile) and not summary["false_alarms"]
+    return EXIT_OK if ok else EXIT_FAIL
+
+
 def build_parser() -> argparse.ArgumentParser:
     doc = __doc__.split("\n\n", 1)[1]
     parser = argparse.ArgumentParser(
@@ -305,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--reps", type=int, default=10)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("selftest", help="the mutant zoo's kill matrix and the false-alarm sweep (numbers)")
+    p.add_argument("--seeds", type=int, default=20, help="seeds per correct adapter (default 20)")
+    p.add_argument("--profile", nargs="+", choices=("ci", "default"), default=["ci", "default"])
+    p.add_argument("--workers", type=int, default=None, help="processes (default: one per core)")
+    p.set_defaults(func=_cmd_selftest)
 
     p = sub.add_parser("adapters", help="list built-in adapters and whether each can run here")
     p.set_defaults(func=_cmd_adapters)

@@ -23,12 +23,15 @@ class Expectation:
     adapter: str  # fnmatch pattern over adapter names, e.g. "torch.*.fused"
     clause: str
     reason: str
+    property: str = ""  # optional: only this property's failure (a clause can have several)
+    builtin: bool = False  # shipped known deviations: region-dependent, so never reported stale
 
-    def covers(self, adapter: str, clauses) -> bool:
-        return fnmatch.fnmatchcase(adapter, self.adapter) and self.clause in clauses
+    def covers(self, adapter: str, clauses, prop: str = "") -> bool:
+        return (fnmatch.fnmatchcase(adapter, self.adapter) and self.clause in clauses
+                and (not self.property or self.property == prop))
 
 
-def parse(text: str, origin: str = "<expectations>") -> list[Expectation]:
+def parse(text: str, origin: str = "<expectations>", builtin: bool = False) -> list[Expectation]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -38,7 +41,8 @@ def parse(text: str, origin: str = "<expectations>") -> list[Expectation]:
         missing = {"clause", "reason"} - set(entry)
         if missing:
             raise ValueError(f"{origin}: [[deviation]] #{i + 1} lacks {sorted(missing)}")
-        out.append(Expectation(entry.get("adapter", "*"), entry["clause"].upper(), entry["reason"]))
+        out.append(Expectation(entry.get("adapter", "*"), entry["clause"].upper(), entry["reason"],
+                               entry.get("property", ""), builtin))
     return out
 
 
@@ -49,7 +53,7 @@ def load(path: str | Path) -> list[Expectation]:
 
 def builtin() -> list[Expectation]:
     text = resources.files(__package__).joinpath("known_deviations.toml").read_text(encoding="utf-8")
-    return parse(text, "known_deviations.toml")
+    return parse(text, "known_deviations.toml", builtin=True)
 
 
 def apply(result: RunResult, expectations: list[Expectation]) -> list[str]:
@@ -59,12 +63,13 @@ def apply(result: RunResult, expectations: list[Expectation]) -> list[str]:
         if v.verdict not in ("fail", "error"):
             continue
         for e in expectations:
-            if e.covers(result.adapter, v.clauses):
+            if e.covers(result.adapter, v.clauses, v.property):
                 v.expected_failure = f"{e.clause}: {e.reason}"
                 used.add(e)
                 break
     stale = [e for e in expectations
-             if e not in used and fnmatch.fnmatchcase(result.adapter, e.adapter)
-             and any(e.clause in v.clauses and v.verdict == "pass" for v in result.verdicts)]
+             if e not in used and not e.builtin and fnmatch.fnmatchcase(result.adapter, e.adapter)
+             and any(e.clause in v.clauses and v.verdict == "pass" and (not e.property or e.property == v.property)
+                     for v in result.verdicts)]
     return [f"expectation for {e.clause} on {e.adapter} matched no failure (fixed?): {e.reason}"
             for e in stale]

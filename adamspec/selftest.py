@@ -1,0 +1,98 @@
+"""``adamspec selftest``: the suite's detection power and false-alarm rate, measured.
+
+Every mutant of the zoo (adapters/zoo.py) is run at the ``ci`` and ``default`` profiles on
+the properties that check its expected clauses; a mutant is killed when one of those
+properties fails (or errors, for mutants that crash by design). Every correct adapter —
+the built-in ones and the zoo's controls — is then run on N seeds, and any verdict other
+than "conformant" is a false alarm. Work is spread over processes, one per core.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+PROFILES = ("ci", "default")
+
+
+def _kill(args):
+    """(mutant, profile) -> what killed it and when."""
+    from adamspec.adapters import zoo
+    from adamspec.conformance.runner import run
+
+    name, profile = args
+    m = next(x for x in zoo.MUTANTS if x.name == name)
+    start = time.perf_counter()
+    first = None
+
+    def progress(prop, verdict):
+        nonlocal first
+        if verdict is not None and verdict.verdict in ("fail", "error") and first is None:
+            first = time.perf_counter() - start
+
+    result = run(zoo.adapter(m), profile, clauses=m.expected_clauses, progress=progress, expectations=[])
+    killers = [v for v in result.verdicts if v.verdict == "fail" or (v.verdict == "error" and m.crashes)]
+    expected = [v for v in killers if set(v.clauses) & set(m.expected_clauses)]
+    return {"mutant": name, "profile": profile, "killed": bool(expected),
+            "killed_by": [f"{v.clause} {v.property}" for v in expected],
+            "failed_clauses": sorted({c for v in killers for c in v.clauses} & set(m.expected_clauses)),
+            "seconds_to_first_failure": first, "seconds": time.perf_counter() - start}
+
+
+def _control(args):
+    """(adapter name, seed) -> its verdict; a zoo control is 'zoo.<name>'."""
+    from adamspec.adapters import zoo
+    from adamspec.adapters.registry import load_adapter
+    from adamspec.conformance.runner import run
+
+    name, seed = args
+    if name.startswith("zoo."):
+        adapter = zoo.adapter(next(c for c in zoo.CONTROLS if f"zoo.{c.name}" == name))
+    else:
+        adapter = load_adapter(name)
+    start = time.perf_counter()
+    result = run(adapter, "ci", seed)
+    bad = [f"{v.clause}:{v.verdict}" for v in result.verdicts
+           if v.verdict in ("fail", "error") and not v.expected_failure]
+    return {"adapter": name, "seed": seed, "verdict": result.verdict, "bad": bad,
+            "seconds": time.perf_counter() - start}
+
+
+def selftest(seeds: int = 20, profiles=PROFILES, workers: int | None = None, out=print) -> dict:
+    from adamspec.adapters import zoo
+    from adamspec.adapters.registry import builtin_names
+
+    workers = workers or os.cpu_count() or 1
+    start = time.perf_counter()
+    jobs = [(m.name, p) for p in profiles for m in zoo.MUTANTS]
+    with ProcessPoolExecutor(workers) as pool:
+        kills = list(pool.map(_kill, jobs))
+        controls = [f"zoo.{c.name}" for c in zoo.CONTROLS] + builtin_names()
+        alarms = list(pool.map(_control, [(a, s) for a in controls for s in range(seeds)]))
+    by = {(k["mutant"], k["profile"]): k for k in kills}
+    out(f"{'mutant':<36} {'expected clauses':<30} " + " ".join(f"{p:<34}" for p in profiles))
+    for m in zoo.MUTANTS:
+        cells = []
+        for p in profiles:
+            k = by[(m.name, p)]
+            t = k["seconds_to_first_failure"]
+            cells.append(f"{'KILLED ' + ','.join(k['failed_clauses']) if k['killed'] else 'survived':<24}"
+                         f"{'' if t is None else f'{t:6.2f} s':>10}")
+        out(f"{m.name:<36} {' '.join(m.expected_clauses)[:30]:<30} " + " ".join(cells))
+    summary = {"mutants": len(zoo.MUTANTS)}
+    for p in profiles:
+        n = sum(by[(m.name, p)]["killed"] for m in zoo.MUTANTS)
+        summary[f"killed_{p}"] = n
+        out(f"kill rate ({p}): {n}/{len(zoo.MUTANTS)}")
+    false = [a for a in alarms if a["verdict"] != "conformant"]
+    for a in false:
+        out(f"false alarm: {a['adapter']} seed {a['seed']}: {a['verdict']} {' '.join(a['bad'])}")
+    out(f"false alarms: {len(false)} in {len(alarms)} runs of {len(controls)} correct adapters × {seeds} seeds")
+    summary.update({"false_alarms": len(false), "control_runs": len(alarms), "seeds": seeds,
+                    "survivors": {p: [m.name for m in zoo.MUTANTS if not by[(m.name, p)]["killed"]]
+                                  for p in profiles},
+                    "seconds": round(time.perf_counter() - start, 1)})
+    out(json.dumps(summary))
+    return summary
