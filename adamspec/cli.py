@@ -2,9 +2,10 @@
 
 Exit codes (documented in README and --help):
   0  conformant (or the command succeeded)
-  1  non-conformant: at least one clause failed (or a replayed counterexample still fails)
+  1  non-conformant: at least one clause failed, or the implementation raised or hung inside
+     an example (or a replayed counterexample still fails)
   2  usage error: bad option, unknown built-in adapter, a module:attr that imports nothing,
-     an optimizer class without --claim, an unknown clause
+     an optimizer class without --claim, an unknown clause, nothing applicable to the adapter
   3  the adapter imported but could not be built, or crashed outside any single example
 Progress goes to stderr; results go to stdout or -o FILE.
 """
