@@ -595,7 +595,8 @@ def _with_non_finite(draw, caps):
         (m if where == "m" else v)[i] = bad if where == "m" else abs(bad)
         vmax = None
         if amsgrad:  # AMS-1's maximum must propagate a NaN in v (fmax would drop it)
-            vmax = v.copy() if state is None or state.vmax is None else np.maximum(np.array(state.vmax), v)
+            with np.errstate(invalid="ignore"):
+                vmax = v.copy() if state is None or state.vmax is None else np.maximum(np.array(state.vmax), v)
             vmax[i] = v[i] if np.isnan(v[i]) else vmax[i]
         state = ParamState(theta, m, v, vmax, t_prev)
     if state is not None and state.step:
