@@ -32,13 +32,18 @@ def _kill(args):
         if verdict is not None and verdict.verdict in ("fail", "error") and first is None:
             first = time.perf_counter() - start
 
-    result = run(zoo.adapter(m), profile, clauses=m.expected_clauses, progress=progress, expectations=[])
+    # A generous per-example limit: shrinking a 65,537-element case on a loaded machine is slow,
+    # and a timeout here would read as survival.
+    result = run(zoo.adapter(m), profile, clauses=m.expected_clauses, progress=progress, expectations=[],
+                 example_timeout=900.0)
     killers = [v for v in result.verdicts if v.verdict == "fail" or (v.verdict == "error" and m.crashes)]
     expected = [v for v in killers if set(v.clauses) & set(m.expected_clauses)]
     return {"mutant": name, "profile": profile, "killed": bool(expected),
             "killed_by": [f"{v.clause} {v.property}" for v in expected],
             "failed_clauses": sorted({c for v in killers for c in v.clauses} & set(m.expected_clauses)),
-            "seconds_to_first_failure": first, "seconds": time.perf_counter() - start}
+            "seconds_to_first_failure": first, "seconds": time.perf_counter() - start,
+            "verdicts": {v.property: v.verdict + (f" ({v.reason[:120]})" if v.reason else "")
+                         for v in result.verdicts}}
 
 
 def _control(args):
@@ -86,6 +91,11 @@ def selftest(seeds: int = 20, profiles=PROFILES, workers: int | None = None, out
         n = sum(by[(m.name, p)]["killed"] for m in zoo.MUTANTS)
         summary[f"killed_{p}"] = n
         out(f"kill rate ({p}): {n}/{len(zoo.MUTANTS)}")
+    for p in profiles:
+        for m in zoo.MUTANTS:
+            k = by[(m.name, p)]
+            if not k["killed"]:
+                out(f"survivor ({p}): {m.name}: {k['verdicts']}")
     false = [a for a in alarms if a["verdict"] != "conformant"]
     for a in false:
         out(f"false alarm: {a['adapter']} seed {a['seed']}: {a['verdict']} {' '.join(a['bad'])}")

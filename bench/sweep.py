@@ -14,9 +14,19 @@ import argparse
 import json
 import statistics
 import time
+from concurrent.futures import ProcessPoolExecutor
 
 from adamspec.adapters.registry import builtin_names, load_adapter
 from adamspec.conformance.runner import run
+
+
+def _one(job):
+    name, seed, profile = job
+    start = time.perf_counter()
+    result = run(load_adapter(name), profile, seed)
+    bad = [f"{v.clause}:{v.verdict}" for v in result.verdicts
+           if v.verdict in ("fail", "error") and not v.expected_failure]
+    return name, seed, result.verdict, time.perf_counter() - start, bad
 
 
 def main(argv=None):
@@ -24,22 +34,18 @@ def main(argv=None):
     ap.add_argument("--profile", default="ci", choices=("ci", "default", "thorough"))
     ap.add_argument("--seeds", type=int, default=20)
     ap.add_argument("--adapters", nargs="*", default=None)
+    ap.add_argument("--workers", type=int, default=1, help="processes (wall times per run grow with load)")
     args = ap.parse_args(argv)
     names = args.adapters or builtin_names()
     alarms, times, runs = [], {}, 0
-    for name in names:
-        for seed in range(args.seeds):
-            adapter = load_adapter(name)
-            start = time.perf_counter()
-            result = run(adapter, args.profile, seed)
-            took = time.perf_counter() - start
+    jobs = [(name, seed, args.profile) for name in names for seed in range(args.seeds)]
+    with ProcessPoolExecutor(args.workers) as pool:
+        for name, seed, verdict, took, bad in pool.map(_one, jobs):
             times.setdefault(name, []).append(took)
             runs += 1
-            bad = [f"{v.clause}:{v.verdict}" for v in result.verdicts
-                   if v.verdict in ("fail", "error") and not v.expected_failure]
-            if result.verdict != "conformant":
+            if verdict != "conformant":
                 alarms.append({"adapter": name, "seed": seed, "clauses": bad})
-            print(f"{name:<22} seed {seed:>3}  {result.verdict:<15} {took:6.1f} s  {' '.join(bad)}", flush=True)
+            print(f"{name:<22} seed {seed:>3}  {verdict:<15} {took:6.1f} s  {' '.join(bad)}", flush=True)
     print(json.dumps({"profile": args.profile, "runs": runs, "false_alarms": len(alarms), "alarms": alarms,
                       "median_seconds": {k: round(statistics.median(v), 1) for k, v in times.items()},
                       "max_seconds": {k: round(max(v), 1) for k, v in times.items()}}))
