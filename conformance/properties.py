@@ -21,6 +21,7 @@ from adamspec.conformance.must_reject import MUST_REJECT
 from adamspec.conformance.registry import Violation, prop
 from adamspec.conformance.results import Element
 from adamspec.reference.bound import C
+from adamspec.reference.hyper import Hyper
 
 # --- shared checking ------------------------------------------------------------------
 
@@ -606,9 +607,28 @@ def _with_non_finite(draw, caps):
                 note=f"non-finite {where}[{i}]")
 
 
+def _non_finite_explicit(caps) -> list[Case]:
+    """NaN in g, and (with AMSGrad) NaN in v: the maximum must carry it (AMS-1, NF-1, NF-2)."""
+    dtype = "float32" if "float32" in caps.dtypes else sorted(caps.dtypes)[0]
+    dt = S.float_format(dtype).dtype
+    mode = sorted(caps.modes)[-1]
+    out = []
+    for amsgrad in ([False, True] if caps.amsgrad else [False]):
+        h = Hyper(lr=1e-3, weight_decay=0.01 if mode != "adam" else 0.0, mode=mode, amsgrad=amsgrad)
+        theta = np.array([1.0, -2.0, 0.5, 3.0], dt)
+        g = np.array([np.nan, 0.25, -1.0, np.inf], dt)
+        out.append(Case((GroupCase(h, (ParamCase(theta),)),), ((g,),), note="explicit: non-finite g"))
+        if amsgrad and caps.state_injection:
+            v = np.array([np.nan, 1.0, 0.5, 2.0], dt)
+            state = ParamState(theta, np.full(4, 0.1, dt), v, np.ones(4, dt), 5)
+            out.append(Case((GroupCase(h, (ParamCase(theta, "contiguous", state),)),),
+                            ((np.full(4, 0.5, dt),),), note="explicit: NaN in v under AMSGrad"))
+    return out
+
+
 @prop("non_finite", ["NF-1", "NF-2", "NF-3", "NUM-7", "AMS-1"],
       "NaN and ±inf in gradients, state or parameters propagate as IEEE arithmetic says",
-      strategy=_with_non_finite)
+      strategy=_with_non_finite, explicit=_non_finite_explicit)
 def non_finite(adapter, case, collector):
     judge_trace(adapter, case, execute(adapter, case), collector, "the IEEE result of the exact step")
 
@@ -635,9 +655,24 @@ def _shapes_layouts(draw, caps):
     return Case((GroupCase(h, tuple(params)),), (tuple(grads), second))
 
 
+def _shapes_explicit(caps) -> list[Case]:
+    """One tensor just past a 65,536-element chunk, one strided, one 0-d and one empty in one group."""
+    dtype = "float32" if "float32" in caps.dtypes else sorted(caps.dtypes)[0]
+    dt = S.float_format(dtype).dtype
+    mode = sorted(caps.modes)[-1]
+    h = Hyper(lr=1e-2, weight_decay=0.1 if mode != "adam" else 0.0, mode=mode)
+    rng = np.random.default_rng(65537)
+    shapes = [(65537,), (7,), (), (0,)]
+    layouts = ["contiguous", "strided", "contiguous", "contiguous"]
+    thetas = [rng.standard_normal(s).astype(dt) for s in shapes]
+    grads = tuple(rng.standard_normal(s).astype(dt) for s in shapes)
+    params = tuple(ParamCase(t, lay) for t, lay in zip(thetas, layouts))
+    return [Case((GroupCase(h, params),), (grads,), note="explicit: sizes and layouts")]
+
+
 @prop("shapes_layouts", ["STATE-4"],
       "Every element of every tensor is updated: 0-d, empty, odd sizes, past 65,536, strided layouts",
-      strategy=_shapes_layouts, cost=3.0)
+      strategy=_shapes_layouts, cost=3.0, explicit=_shapes_explicit)
 def shapes_layouts(adapter, case, collector):
     judge_trace(adapter, case, execute(adapter, case), collector)
 

@@ -48,20 +48,23 @@ class Property:
     check: Callable  # (adapter, case, Collector) -> None, raises Violation
     needs: Callable[[Capabilities], str | None] = field(default=lambda caps: None)
     cost: float = 1.0  # relative price of one example; the runner gives costly ones fewer
+    # Cases run first in every profile, whatever hypothesis draws: the regions a small budget
+    # must never miss (they make detection independent of the random stream).
+    explicit: Callable[[Capabilities], list] = field(default=lambda caps: [])
 
     @property
     def clause(self) -> str:
         return self.clauses[0]
 
 
-def prop(name: str, clauses, title: str, strategy, needs=None, cost: float = 1.0):
+def prop(name: str, clauses, title: str, strategy, needs=None, cost: float = 1.0, explicit=None):
     """Register ``check`` as a property (decorator)."""
 
     def register(check):
         if name in PROPERTIES:
             raise ValueError(f"property {name!r} registered twice")
         PROPERTIES[name] = Property(name, tuple(clauses), title, strategy, check,
-                                    needs or (lambda caps: None), cost)
+                                    needs or (lambda caps: None), cost, explicit or (lambda caps: []))
         return check
 
     return register

@@ -76,7 +76,7 @@ class RunResult:
             return "error"
         if any(v.verdict == "fail" for v in live):
             return "non-conformant"
-        if not any(v.verdict == "pass" for v in self.verdicts):
+        if not any(v.verdict == "pass" or v.expected_failure for v in self.verdicts):
             return "error"  # nothing was checked: a vacuous run must not read as conformant
         return "conformant"
 

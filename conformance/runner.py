@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
+from hypothesis import example as hypothesis_example
 from hypothesis import given, reject
 from hypothesis import seed as hypothesis_seed
 from hypothesis.errors import FlakyFailure, Unsatisfiable
@@ -131,6 +132,8 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
             raise
 
     test = given(prop.strategy(caps))(body)
+    for case in reversed(prop.explicit(caps)):
+        test = hypothesis_example(case)(test)
     test = hypothesis_settings(profile, prop.cost, seeded=seed is not None)(test)
     if seed is not None:
         test = hypothesis_seed(seed)(test)
