@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -26,6 +27,14 @@ def _one(job):
     result = run(load_adapter(name), profile, seed)
     bad = [f"{v.clause}:{v.verdict}" for v in result.verdicts
            if v.verdict in ("fail", "error") and not v.expected_failure]
+    if bad:  # keep the evidence of every alarm
+        from adamspec.conformance.report_text import counterexample_text
+
+        for v in result.verdicts:
+            if v.verdict in ("fail", "error") and not v.expected_failure:
+                text = counterexample_text(v.counterexample) if v.counterexample else v.reason
+                print(f"--- alarm {name} seed {seed} {v.property}: {v.reason}\n{text}\n"
+                      f"{v.counterexample.case_json if v.counterexample else ''}", file=sys.stderr, flush=True)
     return name, seed, result.verdict, time.perf_counter() - start, bad
 
 
