@@ -36,10 +36,12 @@ def _kill(args):
     # and a timeout here would read as survival.
     result = run(zoo.adapter(m), profile, clauses=m.expected_clauses, progress=progress, expectations=[],
                  example_timeout=900.0)
-    killers = [v for v in result.verdicts if v.verdict == "fail" or (v.verdict == "error" and m.crashes)]
+    # An error verdict (the implementation raised inside an example) also rejects it: the run
+    # exits 1 naming the clause, as for a failure.
+    killers = [v for v in result.verdicts if v.verdict in ("fail", "error")]
     expected = [v for v in killers if set(v.clauses) & set(m.expected_clauses)]
     return {"mutant": name, "profile": profile, "killed": bool(expected),
-            "killed_by": [f"{v.clause} {v.property}" for v in expected],
+            "killed_by": [f"{v.clause} {v.property} ({v.verdict})" for v in expected],
             "failed_clauses": sorted({c for v in killers for c in v.clauses} & set(m.expected_clauses)),
             "seconds_to_first_failure": first, "seconds": time.perf_counter() - start,
             "verdicts": {v.property: v.verdict + (f" ({v.reason[:120]})" if v.reason else "")
