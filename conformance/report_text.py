@@ -70,8 +70,8 @@ def storage_bits(x: float, storage: str) -> str | None:
     return f"0x{int(to_bits(stored)):0{2 * fmt.dtype.itemsize}x}"
 
 
-def fmt_ulps(x: float | None) -> str:
-    """An error in ULPs: 0, 0.5, 3.0, 1.2e+06; "-" when not measured."""
+def _fmt_measure(x: float | None, fixed: int, lo: float, hi: float) -> str:
+    """A measured error: "-" when not measured, fixed-point between lo and hi, else 2 significant digits."""
     if x is None:
         return "-"
     x = float(x)
@@ -79,19 +79,17 @@ def fmt_ulps(x: float | None) -> str:
         return str(x)
     if x == 0:
         return "0"
-    return f"{x:.1f}" if 0.05 <= abs(x) < 1e5 else f"{x:.2g}"
+    return f"{x:.{fixed}f}" if lo <= abs(x) < hi else f"{x:.2g}"
+
+
+def fmt_ulps(x: float | None) -> str:
+    """An error in ULPs: 0, 0.5, 3.0, 1.2e+06; "-" when not measured."""
+    return _fmt_measure(x, 1, 0.05, 1e5)
 
 
 def fmt_fraction(x: float | None) -> str:
     """A fraction of the bound: 0.43, 1.50, 2.3e+08; "-" when not measured."""
-    if x is None:
-        return "-"
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    if x == 0:
-        return "0"
-    return f"{x:.2f}" if 0.005 <= abs(x) < 1e4 else f"{x:.2g}"
+    return _fmt_measure(x, 2, 0.005, 1e4)
 
 
 def fmt_seconds(s: float | None) -> str:
