@@ -71,7 +71,7 @@ def _cmd_adapters(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from adamspec.adapters.registry import builtin_names, load_adapter
+    from adamspec.adapters.registry import builtin_names, load_adapter, unavailable_reason
 
     table = Table(title="Built-in adapters")
     for col in ("name", "modes", "dtypes (compute)", "runs here", "notes"):
@@ -79,21 +79,12 @@ def _cmd_adapters(args) -> int:
     for name in builtin_names():
         adapter = load_adapter(name)
         caps = adapter.capabilities
-        ok, why = _runs_here(adapter)
+        why = unavailable_reason(adapter)
+        ok = why is None
         dt = ", ".join(f"{d} ({caps.compute[d]})" if caps.compute[d] != d else d for d in sorted(caps.dtypes))
         table.add_row(name, ", ".join(sorted(caps.modes)), dt, "yes" if ok else f"no: {why}", caps.notes)
     Console(width=None if sys.stdout.isatty() else 160).print(table)
     return EXIT_OK
-
-
-def _runs_here(adapter) -> tuple[bool, str]:
-    """Whether the adapter's framework and device are available on this machine."""
-    import importlib.util
-
-    name = adapter.capabilities.name
-    if name.startswith("torch.") and importlib.util.find_spec("torch") is None:
-        return False, "torch is not installed (pip install 'adamspec[torch]')"
-    return True, ""
 
 
 def _render(result, fmt: str, out) -> None:
@@ -132,12 +123,17 @@ def _exit_status(result) -> int:
 
 
 def _cmd_run(args) -> int:
+    from adamspec.adapters.registry import unavailable_reason
     from adamspec.conformance import expectations as exp
     from adamspec.conformance.runner import run, select
 
     adapter, status = _load(args.adapter, args.claim)
     if adapter is None:
         return status
+    why = unavailable_reason(adapter)
+    if why:
+        _err(f"adapter {args.adapter} cannot be built here: {why}")
+        return EXIT_ADAPTER
     try:
         props = select(args.clause)
     except KeyError as exc:

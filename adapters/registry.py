@@ -41,6 +41,15 @@ BUILTIN = {
 MODES = ("adam", "adam_l2", "adamw")
 
 
+def unavailable_reason(adapter) -> str | None:
+    """Why an adapter cannot run on this machine (its framework is missing), or None."""
+    import importlib.util
+
+    if adapter.capabilities.name.startswith("torch.") and importlib.util.find_spec("torch") is None:
+        return "torch is not installed: pip install 'adamspec[torch]'"
+    return None
+
+
 def builtin_names() -> list[str]:
     return list(BUILTIN)
 

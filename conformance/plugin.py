@@ -40,7 +40,7 @@ class _State:
     """Adapters loaded once per session, and which expectation entries were used."""
 
     def __init__(self, config):
-        from adamspec.adapters.registry import UsageError, load_adapter
+        from adamspec.adapters.registry import UsageError, load_adapter, unavailable_reason
         from adamspec.conformance import expectations as exp
 
         self.adapters = {}
@@ -49,6 +49,9 @@ class _State:
                 self.adapters[name] = load_adapter(name, config.getoption("--claim"))
             except UsageError as exc:
                 raise pytest.UsageError(f"adamspec: {exc}") from None
+            why = unavailable_reason(self.adapters[name])
+            if why:
+                raise pytest.UsageError(f"adamspec: adapter {name} cannot run here: {why}")
         self.expectations = exp.builtin()
         for path in config.getoption("--adamspec-xfails"):
             self.expectations += exp.load(path)

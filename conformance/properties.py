@@ -510,6 +510,8 @@ def scale_invariance(adapter, case, collector):
     scaled = [(case.grads[0][0], c)]
     if p.state is not None and p.state.step:
         scaled += [(p.state.m, c), (p.state.v, c * c)]
+        if p.state.vmax is not None:
+            scaled.append((p.state.vmax, c * c))
     for a, k in scaled:  # scaling must be exact (no overflow, no bits lost to underflow)
         with np.errstate(over="ignore"):
             back = (np.asarray(a, np.float64) * k).astype(np.asarray(a).dtype)

@@ -122,3 +122,15 @@ def test_an_adapter_that_cannot_be_built_exits_3():
 def test_adapters_command_lists_builtins():
     proc = adamspec("adapters")
     assert proc.returncode == 0 and "torch.adamw.fused" in proc.stdout and "numpy.adam" in proc.stdout
+
+
+def test_a_torch_adapter_without_torch_exits_3_at_once(monkeypatch, capsys):
+    """Without torch installed, a torch adapter is refused before any property runs."""
+    import importlib.util
+
+    from adamspec.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
+    assert main(["run", "--adapter", "torch.adamw.fused", "-q"]) == 3
+    assert "torch is not installed" in capsys.readouterr().err
