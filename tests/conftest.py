@@ -1,6 +1,8 @@
 """Hypothesis profiles for the project's own tests (the conformance profiles live in the package)."""
 
 import os
+import sys
+from pathlib import Path
 
 from hypothesis import HealthCheck, settings
 
@@ -13,3 +15,7 @@ settings.register_profile(
     "thorough", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("ADAMSPEC_TEST_PROFILE", "ci"))
+
+# tests/fixtures holds importable wrong implementations (also loaded by the CLI tests as
+# ``broken_adapters:NAME`` through PYTHONPATH).
+sys.path.insert(0, str(Path(__file__).with_name("fixtures")))

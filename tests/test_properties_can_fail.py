@@ -5,24 +5,13 @@ modes_coincide (zoo adapters claim one mode), determinism and sign_symmetry — 
 on small wrong numpy implementations.
 """
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
+from broken_adapters import _Broken
 
 from adamspec.adapters.numpy_impl import NumpyAdapter, NumpySession
 from adamspec.conformance.registry import PROPERTIES
 from adamspec.conformance.runner import run_property
-
-
-class _Wrong(NumpyAdapter):
-    def __init__(self, family, session_cls, name):
-        super().__init__(family)
-        self.capabilities = replace(self.capabilities, name=f"wrong.{name}")
-        self._session_cls = session_cls
-
-    def open(self, groups, states):
-        return self._session_cls(groups, states, "textbook")
 
 
 class _L2TermAtZeroDecay(NumpySession):
@@ -67,7 +56,7 @@ class _Biased(NumpySession):
     ("sign_symmetry", "adam", _Biased),
 ])
 def test_property_fails_on_a_wrong_implementation(prop, family, session):
-    v = run_property(PROPERTIES[prop], _Wrong(family, session, prop), "ci")
+    v = run_property(PROPERTIES[prop], _Broken(session, prop, family), "ci")
     assert v.verdict == "fail", (v.verdict, v.reason)
 
 

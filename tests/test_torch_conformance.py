@@ -14,7 +14,7 @@ from adamspec.conformance.judge import judge_step
 from adamspec.reference import Hyper, float_format
 
 torch = pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
-from adamspec.adapters.torch_optim import TorchAdamAdapter  # noqa: E402
+from adamspec.adapters.torch_optim import TorchAdamAdapter, TorchClassAdapter  # noqa: E402
 
 PATHS = ["forloop", "foreach", "fused"]
 DTYPES = ["float64", "float32", "bfloat16", "float16"]
@@ -112,8 +112,7 @@ class _EpsInsideRootAdamW(torch.optim.Optimizer):
 
 def test_the_check_rejects_a_wrong_adamw():
     """The same judgement fails an optimizer with ε inside the root, in the v ≈ ε region."""
-    adapter = TorchAdamAdapter("adamw", "forloop")
-    adapter.open = lambda groups, states: _session_of(_EpsInsideRootAdamW, groups, states)
+    adapter = TorchClassAdapter(_EpsInsideRootAdamW, "adamw")
     rng = np.random.default_rng(5)
     h = Hyper(lr=1e-3, eps=1e-8, weight_decay=0.01, mode="adamw")
     theta, g, m, v = _draw(rng, "float32", 48, 100, h)
@@ -122,9 +121,3 @@ def test_the_check_rejects_a_wrong_adamw():
     session.step([g])
     (after,) = session.read()
     assert not judge_step(before, g, h, after, adapter.capabilities).ok
-
-
-def _session_of(cls, groups, states):
-    from adamspec.adapters.torch_optim import TorchAdamSession
-
-    return TorchAdamSession(cls, {}, groups, states)
