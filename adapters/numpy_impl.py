@@ -13,7 +13,7 @@ import numpy as np
 from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
 from adamspec.reference.hyper import Hyper, Mode
 
-ORDERS = ("textbook", "torch_forloop", "lerp", "capturable")
+ORDERS = ("textbook", "torch_forloop", "lerp", "capturable", "step_size_first")
 
 
 def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "textbook"):
@@ -51,6 +51,9 @@ def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "tex
         elif order in ("torch_forloop", "lerp"):
             denom = np.sqrt(vd) / s(bc2**0.5) + s(h.eps)
             th1 = th + s(-h.lr / bc1) * (m1 / denom)
+        elif order == "step_size_first":  # (α/bc1)·m first, then ÷ D: torch's fused CPU kernel
+            denom = np.sqrt(vd) / s(bc2**0.5) + s(h.eps)
+            th1 = th - (s(h.lr / bc1) * m1) / denom
         else:  # capturable: fold −α/bc1 into the denominator
             # IEEE scalars, as on a device: at lr = 0 this form divides by −0 and yields
             # NaN/inf where the formula gives θ, so it is only a correct order for lr > 0.

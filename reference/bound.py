@@ -219,6 +219,21 @@ def step_bound(
         lr = a * (profile.schedule_multiplier if profile.decay_scale == "scheduled" else 1.0)
         step_term = lr * upd
         e_step = lr * e_upd + np.abs(step_term) * (rho_hold + rho_der + 2 * u)
+        # Gradual underflow along the step: a rounding whose result lies below the normal
+        # range errs by up to h = half the smallest subnormal, absolutely, and that error is
+        # then carried to α·u. Where each order can meet it (tested at twice the exact
+        # magnitude, which covers the computed one): u = m̂/D, then ×α; α·u itself; the
+        # step-size order s·m with s = α/bc1, whose h is then divided by D (torch's fused
+        # CPU kernel: with D ~ 1e-8 that h becomes ~1e8·h); the capturable order m/(D/s),
+        # where the relative error h·s/D of D/s carries to |α·u|.
+        h = tiny_unit / 8
+        low = 2 * np.ldexp(1.0, arith.compute.emin)
+        d_low = den - e_den
+        s = lr / bc1
+        e_under = (h * lr * (np.abs(upd) < low) + h * (np.abs(step_term) < low)
+                   + np.where(d_low > 0, h * ((lr * np.abs(num) < low) + np.abs(step_term) * s * (den / s < low))
+                              / d_low, np.inf))
+        e_step = e_step + np.where(np.abs(num) > 0, e_under, 0.0)  # 0/D and α·0 are exact
         e_step = np.where(np.isnan(e_step), np.inf, e_step)  # 0·∞: an unbounded u stays unbounded
 
         # AW-1 / VAR-2 / VAR-3: decay factor d = 1 − scale·λ.

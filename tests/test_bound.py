@@ -84,6 +84,53 @@ def test_bound_admits_every_evaluation_order(order, case):
     _check(dtype, theta, g, m, v, vmax, t_prev, h, out[:4])
 
 
+@st.composite
+def near_underflow_cases(draw):
+    """Steps whose intermediates (λθ, α·m, m̂/D, α·u) fall below the normal range."""
+    dtype = draw(st.sampled_from(["float32", "bfloat16"]))
+    n = 6
+    arr = lambda s: np.array(draw(st.lists(s, min_size=n, max_size=n)))  # noqa: E731
+    t_prev = draw(st.sampled_from([0, 1, 9, 1000]))
+    theta = arr(representable(dtype, -38, -30))
+    g = arr(representable(dtype, -44, -36))
+    m = arr(representable(dtype, -44, -34)) if t_prev else np.zeros(n)
+    v = arr(representable(dtype, -20, -8, nonneg=True)) if t_prev else np.zeros(n)
+    mode = draw(st.sampled_from(["adam", "adam_l2", "adamw"]))
+    h = Hyper(lr=draw(st.sampled_from([1e-6, 1e-4, 1e-2, 1.0])),
+              beta1=draw(st.sampled_from([0.0, 0.9])), beta2=draw(st.sampled_from([0.0, 0.999])),
+              eps=draw(st.sampled_from([1e-30, 1e-8])), weight_decay=0.0 if mode == "adam" else 1e-4,
+              mode=mode, amsgrad=False)
+    return dtype, theta, g, m, v, None, t_prev, h
+
+
+@pytest.mark.parametrize("order", ORDERS)
+@given(case=near_underflow_cases())
+def test_bound_admits_every_evaluation_order_near_underflow(order, case):
+    """Gradual underflow in the step's intermediates stays within B (SPEC NUM-3's h terms)."""
+    dtype, theta, g, m, v, vmax, t_prev, h = case
+    dt = float_format(dtype).dtype
+    cast = lambda a: None if a is None else np.asarray(a).astype(dt)  # noqa: E731
+    out = numpy_step(cast(theta), cast(g), cast(m), cast(v), cast(vmax), t_prev, h, order)
+    _check(dtype, theta, g, m, v, vmax, t_prev, h, out[:4])
+
+
+def test_step_size_product_underflow_needs_its_term():
+    """torch's fused order rounds (α/bc1)·m below the normal range, then divides by D ~ 1e-8.
+
+    Found on torch.adam.fused (bf16 params, seed 18 of the default profile): the stored θ was
+    2.4× the exact one. The error is real IEEE behaviour of that order, so B must carry it —
+    and here it uses most of B, which shows the term is needed and not slack.
+    """
+    f32 = lambda x: float(np.float32(x))  # noqa: E731
+    theta = np.array([f32(-5.3038e-35)])
+    vmax = np.array([f32(1.0018e-16)])
+    h = Hyper(lr=1e-4, beta1=0.0, beta2=0.0, eps=1e-30, weight_decay=1e-4, mode="adam_l2", amsgrad=True)
+    zero = np.zeros(1)
+    cast = lambda a: np.asarray(a).astype(np.float32)  # noqa: E731
+    out = numpy_step(cast(theta), cast(zero), cast(zero), cast(zero), cast(vmax), 10, h, "step_size_first")
+    assert 0.5 < _check("float32", theta, zero, zero, zero, vmax, 10, h, out[:4]) <= 1.0
+
+
 def test_bound_is_not_vacuous():
     """A textbook float32 step uses a visible share of the bound on ordinary inputs."""
     rng = np.random.default_rng(7)
