@@ -69,14 +69,14 @@ def _control(args):
 
 def selftest(seeds: int = 20, profiles=PROFILES, workers: int | None = None, out=print) -> dict:
     from adamspec.adapters import zoo
-    from adamspec.adapters.registry import builtin_names
+    from adamspec.adapters.registry import builtin_names, sweep_exclusions
 
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
     jobs = [(m.name, p) for p in profiles for m in zoo.MUTANTS]
     with ProcessPoolExecutor(workers) as pool:
         kills = list(pool.map(_kill, jobs))
-        controls = [f"zoo.{c.name}" for c in zoo.CONTROLS] + builtin_names()
+        controls = [f"zoo.{c.name}" for c in zoo.CONTROLS] + builtin_names(sweep=True)
         alarms = list(pool.map(_control, [(a, s) for a in controls for s in range(seeds)]))
     by = {(k["mutant"], k["profile"]): k for k in kills}
     out(f"{'mutant':<36} {'expected clauses':<30} " + " ".join(f"{p:<34}" for p in profiles))
@@ -98,6 +98,8 @@ def selftest(seeds: int = 20, profiles=PROFILES, workers: int | None = None, out
             k = by[(m.name, p)]
             if not k["killed"]:
                 out(f"survivor ({p}): {m.name}: {k['verdicts']}")
+    for name, why in sweep_exclusions().items():
+        out(f"not among the controls: {name}: {why}")
     false = [a for a in alarms if a["verdict"] != "conformant"]
     for a in false:
         out(f"false alarm: {a['adapter']} seed {a['seed']}: {a['verdict']} {' '.join(a['bad'])}")

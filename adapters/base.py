@@ -92,6 +92,10 @@ class Adapter(Protocol):
     def open(self, groups: Sequence[GroupSpec], states: Sequence[ParamState | None]) -> Session:
         """Build the implementation; ``states`` (one per parameter, None = fresh) is injected."""
 
+    # Optional: ``warm_up()`` — one-time, idempotent set-up (e.g. a first compile) that the
+    # runner calls before a property's examples, outside the per-example time limit; and
+    # ``unavailable_reason()`` — why the adapter cannot run on this machine (no GPU), or None.
+
 
 class AdapterError(Exception):
     """The adapter could not be built (SPEC API-1): the run ends with exit status 3."""

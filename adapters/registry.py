@@ -31,9 +31,19 @@ def _numpy_builtin(family):
     return lambda: NumpyAdapter(family)
 
 
+def _compiled_builtin(family, device):
+    from adamspec.adapters.torch_compiled import TorchCompiledAdapter
+
+    return lambda: TorchCompiledAdapter(family, device)
+
+
 BUILTIN = {
     **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
        for fam in ("adam", "adamw") for path in ("forloop", "foreach", "fused")},
+    **{f"torch.{fam}.compiled": _compiled_builtin(fam, "cpu") for fam in ("adam", "adamw")},
+    **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
+       for fam in ("adam", "adamw") for path in ("cuda-foreach", "cuda-fused", "cuda-capturable")},
+    **{f"torch.{fam}.cuda-compiled": _compiled_builtin(fam, "cuda") for fam in ("adam", "adamw")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }
@@ -47,11 +57,30 @@ def unavailable_reason(adapter) -> str | None:
 
     if adapter.capabilities.name.startswith("torch.") and importlib.util.find_spec("torch") is None:
         return "torch is not installed: pip install 'adamspec[torch]'"
-    return None
+    own = getattr(adapter, "unavailable_reason", None)  # e.g. a CUDA path on a machine without a GPU
+    return own() if callable(own) else None
 
 
-def builtin_names() -> list[str]:
-    return list(BUILTIN)
+def builtin_names(sweep: bool = False) -> list[str]:
+    """Every built-in name, or (``sweep``) those a repeated run over many seeds should cover
+    here: runnable on this machine and not compiled per example (``*.compiled`` costs minutes
+    per `ci` run; sweep it by naming it)."""
+    if not sweep:
+        return list(BUILTIN)
+    return [n for n in BUILTIN
+            if not n.endswith("compiled") and unavailable_reason(BUILTIN[n]()) is None]
+
+
+def sweep_exclusions() -> dict[str, str]:
+    """The built-ins ``builtin_names(sweep=True)`` leaves out, each with the reason."""
+    out = {}
+    for n in BUILTIN:
+        why = unavailable_reason(BUILTIN[n]())
+        if why:
+            out[n] = why
+        elif n.endswith("compiled"):
+            out[n] = "recompiles per example (minutes per ci run): name it to sweep it"
+    return out
 
 
 def load_adapter(name: str, claim: str | None = None):

@@ -14,7 +14,20 @@ from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, Unsuppor
 from adamspec.reference.hyper import Mode
 
 _DTYPES = ("float64", "float32", "bfloat16", "float16")
-_PATHS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True}}
+_PATHS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
+          "cuda-foreach": {"foreach": True}, "cuda-fused": {"fused": True},
+          "cuda-capturable": {"foreach": True, "capturable": True}}
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why the CUDA paths cannot run here, or None."""
+    try:
+        import torch
+    except ImportError:
+        return "torch is not installed: pip install 'adamspec[torch]'"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU (torch.cuda.is_available() is False)"
+    return None
 
 
 def _torch():
@@ -25,11 +38,11 @@ def _torch():
     return torch
 
 
-def _to_torch(torch, a: np.ndarray):
+def _to_torch(torch, a: np.ndarray, device: str = "cpu"):
     a = np.asarray(a)
     if a.dtype == ml_dtypes.bfloat16:  # numpy's bfloat16 has no torch twin: widen exactly
-        return torch.from_numpy(a.astype(np.float32)).to(torch.bfloat16)
-    return torch.from_numpy(a.copy())
+        return torch.from_numpy(a.astype(np.float32)).to(device=device, dtype=torch.bfloat16)
+    return torch.from_numpy(a.copy()).to(device)
 
 
 def _to_numpy(t, dtype) -> np.ndarray:
@@ -39,15 +52,15 @@ def _to_numpy(t, dtype) -> np.ndarray:
     return t.numpy().astype(dtype, copy=True)
 
 
-def _laid_out(torch, a: np.ndarray, layout: str):
+def _laid_out(torch, a: np.ndarray, layout: str, device: str = "cpu"):
     """A leaf tensor holding ``a`` in the requested memory layout (SPEC STATE-4)."""
-    base = _to_torch(torch, a)
+    base = _to_torch(torch, a, device)
     if layout == "contiguous" or base.dim() == 0 or base.numel() == 0:
         return base
     if layout == "transposed" and base.dim() == 2:
         return base.t().contiguous().t()  # same values, column-major strides
     if layout == "strided":  # every other element of a buffer twice as long
-        buf = torch.zeros((2 * base.numel(),), dtype=base.dtype)
+        buf = torch.zeros((2 * base.numel(),), dtype=base.dtype, device=device)
         view = buf[::2]
         view.copy_(base.reshape(-1))
         return view.view(base.shape) if base.dim() <= 1 else view.as_strided(
@@ -58,14 +71,14 @@ def _laid_out(torch, a: np.ndarray, layout: str):
 class TorchAdamSession:
     """One torch optimizer over the case's parameter groups."""
 
-    def __init__(self, cls, path_kwargs, groups: Sequence[GroupSpec], states):
+    def __init__(self, cls, path_kwargs, groups: Sequence[GroupSpec], states, device: str = "cpu"):
         torch = _torch()
-        self._torch = torch
+        self._torch, self.device = torch, device
         self.params, param_groups = [], []
         for group in groups:
             h = group.hyper
             layouts = group.layouts or ("contiguous",) * len(group.params)
-            ps = [torch.nn.Parameter(_laid_out(torch, a, lay)) for a, lay in zip(group.params, layouts)]
+            ps = [torch.nn.Parameter(_laid_out(torch, a, lay, device)) for a, lay in zip(group.params, layouts)]
             self.params += ps
             param_groups.append({
                 "params": ps, "lr": h.lr, "betas": (h.beta1, h.beta2), "eps": h.eps,
@@ -76,21 +89,26 @@ class TorchAdamSession:
         for p, st in zip(self.params, states):
             if st is None or st.step is None:
                 continue
+            # The count lives where torch puts it: on the device for fused and capturable
+            # paths, else on the CPU (Adam._init_group), in float32.
+            on_device = path_kwargs.get("fused") or path_kwargs.get("capturable")
             entry = {
-                # torch keeps the count in a float32 tensor (float64 under a float64 default).
-                "step": torch.tensor(float(st.step), dtype=torch.float32),
-                "exp_avg": _to_torch(torch, st.m),
-                "exp_avg_sq": _to_torch(torch, st.v),
+                "step": torch.tensor(float(st.step), dtype=torch.float32, device=device if on_device else "cpu"),
+                "exp_avg": _to_torch(torch, st.m, device),
+                "exp_avg_sq": _to_torch(torch, st.v, device),
             }
             if st.vmax is not None:
-                entry["max_exp_avg_sq"] = _to_torch(torch, st.vmax)
+                entry["max_exp_avg_sq"] = _to_torch(torch, st.vmax, device)
             self.opt.state[p] = entry
         self._grads, self._ptrs = [], []
+
+    def _tensor(self, a):
+        return _to_torch(self._torch, a, self.device)
 
     def step(self, grads):
         self._grads = []
         for p, g in zip(self.params, grads, strict=True):
-            p.grad = None if g is None else _to_torch(self._torch, g)
+            p.grad = None if g is None else self._tensor(g)
             self._grads.append(p.grad)
         self._ptrs = [(p.data_ptr(), p.stride()) for p in self.params]
         self.opt.step()
@@ -139,28 +157,41 @@ class TorchAdamAdapter:
         if family not in ("adam", "adamw") or path not in _PATHS:
             raise ValueError(f"unknown torch adapter torch.{family}.{path}")
         self.family, self.path = family, path
-        # CPU for-loop and foreach round every operation to the parameter's dtype; the
-        # fused kernel computes reduced-precision parameters in float32 (SPEC DT-2).
-        if path == "fused":
+        self.device = "cuda" if path.startswith("cuda-") else "cpu"
+        # for-loop and foreach round every operation to the parameter's dtype (on CUDA each
+        # foreach op computes in float32 and rounds its result: the same model); the fused
+        # kernels compute reduced-precision parameters in float32 (SPEC DT-2).
+        if path.endswith("fused"):
             compute = {"float64": "float64", "float32": "float32", "bfloat16": "float32",
                        "float16": "float32"}
         else:
             compute = {d: d for d in _DTYPES}
+        # Scalars: CPU paths and CUDA foreach form β^t and the step size as Python floats
+        # (binary64). The capturable path forms them from the float32 step tensor on the
+        # device; for the CUDA fused kernel, whose scalar arithmetic this CPU-only project has
+        # not yet observed on a GPU, float32 is declared — the looser, safe claim.
+        scalars = "float32" if path in ("cuda-capturable", "cuda-fused") else "float64"
+        where = "CUDA" if self.device == "cuda" else "CPU"
         self.capabilities = Capabilities(
             name=f"torch.{family}.{path}",
             modes=frozenset({"adamw"} if family == "adamw" else {"adam", "adam_l2"}),
             dtypes=frozenset(_DTYPES),
             compute=compute,
+            devices=frozenset({self.device}),
+            scalars=scalars,
             max_step=2**24,  # the float32 step tensor counts exactly up to 2^24
             notes="torch.optim." + ("AdamW" if family == "adamw" else "Adam")
-            + f" on CPU, {path} implementation",
+            + f" on {where}, {path.removeprefix('cuda-')} implementation",
         )
+
+    def unavailable_reason(self) -> str | None:
+        return cuda_unavailable_reason() if self.device == "cuda" else None
 
     def construct(self, **kwargs):
         """Build the optimizer from raw keyword arguments (SPEC VAL-*: it must refuse bad ones)."""
         torch = _torch()
         cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
-        return cls([torch.nn.Parameter(torch.zeros(2))], **_PATHS[self.path], **kwargs)
+        return cls([torch.nn.Parameter(torch.zeros(2, device=self.device))], **_PATHS[self.path], **kwargs)
 
     def open(self, groups, states):
         torch = _torch()
@@ -172,7 +203,7 @@ class TorchAdamAdapter:
         cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
         if self.family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
             raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
-        return TorchAdamSession(cls, dict(_PATHS[self.path]), groups, states)
+        return TorchAdamSession(cls, dict(_PATHS[self.path]), groups, states, device=self.device)
 
 
 class TorchClassAdapter:

@@ -17,7 +17,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from adamspec.adapters.registry import builtin_names, load_adapter
+from adamspec.adapters.registry import builtin_names, load_adapter, sweep_exclusions
 from adamspec.conformance.runner import run
 
 
@@ -45,7 +45,10 @@ def main(argv=None):
     ap.add_argument("--adapters", nargs="*", default=None)
     ap.add_argument("--workers", type=int, default=1, help="processes (wall times per run grow with load)")
     args = ap.parse_args(argv)
-    names = args.adapters or builtin_names()
+    names = args.adapters or builtin_names(sweep=True)
+    if not args.adapters:
+        for name, why in sweep_exclusions().items():
+            print(f"{name:<22} left out: {why}", flush=True)
     alarms, times, runs = [], {}, 0
     jobs = [(name, seed, args.profile) for name in names for seed in range(args.seeds)]
     with ProcessPoolExecutor(args.workers) as pool:

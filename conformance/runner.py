@@ -108,6 +108,14 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
     if reason:
         verdict.verdict, verdict.reason = "not-applicable", reason
         return verdict
+    warm_up = getattr(adapter, "warm_up", None)
+    if callable(warm_up):  # one-time set-up (a compile) outside every example's time limit
+        try:
+            warm_up()
+        except Exception as exc:
+            verdict.verdict = "error"
+            verdict.reason = f"{prop.clause}: the adapter's warm-up failed: {type(exc).__name__}: {exc}"[:500]
+            return verdict
     collector = Collector()
     unsupported: list[str] = []
     hung: list[str] = []
