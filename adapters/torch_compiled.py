@@ -59,7 +59,7 @@ def _configure(torch):
     - inductor's FX graph cache is off: in torch 2.13 it returns code compiled for an earlier
       value of a float input (the scalar 1 − β₂ of addcmul's ``value=``), so with it on the
       compiled step computes v with a stale β₂ — README "Known deviations", reproduced in
-      plain torch there and in tests/test_torch_compiled.py.
+      plain torch there and in tests/test_torch_compiled.py (upstream: pytorch/pytorch#197889).
     """
     dyn = torch._dynamo.config
     if dyn.recompile_limit < _RESET_EVERY + 64:
