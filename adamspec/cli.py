@@ -134,6 +134,14 @@ def _cmd_run(args) -> int:
     if why:
         _err(f"adapter {args.adapter} cannot be built here: {why}")
         return EXIT_ADAPTER
+    if args.dtypes:
+        from adamspec.adapters.registry import UsageError, with_dtypes
+
+        try:
+            adapter = with_dtypes(adapter, args.dtypes)
+        except UsageError as exc:
+            _err(str(exc))
+            return EXIT_USAGE
     try:
         props = select(args.clause)
     except KeyError as exc:
@@ -297,6 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="hypothesis seed (ci is derandomised without one)")
     p.add_argument("--clause", nargs="+", metavar="ID", help="only the properties checking these clauses")
     p.add_argument("--max-failures", type=int, metavar="N", help="stop after N failing properties")
+    p.add_argument("--dtypes", nargs="+", metavar="DTYPE",
+                   help="judge only these storage dtypes (a subset of the adapter's)")
     p.add_argument("--format", choices=FORMATS, default="terminal")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
     p.add_argument("--expect", action="append", metavar="FILE",
@@ -310,7 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--adapter", required=True)
     p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"))
     p.add_argument("--numel", type=int, default=2**24)
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--dtype", choices=("float32", "float64", "bfloat16"), default="float32")
     p.add_argument("--reps", type=int, default=10)
     p.set_defaults(func=_cmd_bench)
 

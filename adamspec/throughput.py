@@ -46,7 +46,7 @@ def copy_bandwidth(torch, numel: int, dtype, device: str, reps: int = 10) -> flo
     """
     timed = _timer(torch, device)
     if device == "cpu":
-        src = np.ones(numel, dtype=np.float32 if dtype == torch.float32 else np.float64)
+        src = np.ones(numel, dtype={torch.float64: np.float64, torch.bfloat16: np.uint16}.get(dtype, np.float32))
         dst = np.empty_like(src)
 
         def copy():
@@ -71,8 +71,10 @@ def bench(adapter, numel: int, dtype: str = "float32", reps: int = 10, mode: str
     caps = adapter.capabilities
     mode = mode or sorted(caps.modes)[-1]
     h = Hyper(lr=1e-3, weight_decay=0.01 if mode != "adam" else 0.0, mode=mode)
+    import ml_dtypes
+
     rng = np.random.default_rng(0)
-    np_dtype = np.float32 if dtype == "float32" else np.float64
+    np_dtype = {"float32": np.float32, "float64": np.float64, "bfloat16": ml_dtypes.bfloat16}[dtype]
     theta = rng.standard_normal(numel).astype(np_dtype)
     grad = rng.standard_normal(numel).astype(np_dtype)
     session = adapter.open([GroupSpec(h, (theta,))], [None])
@@ -80,7 +82,7 @@ def bench(adapter, numel: int, dtype: str = "float32", reps: int = 10, mode: str
     device = "cpu"
     if opt is not None:  # a torch optimizer: time opt.step() itself, gradients already in place
         p = session.params[0]
-        p.grad = torch.from_numpy(grad).to(p.device)
+        p.grad = torch.from_numpy(grad.astype(np.float32)).to(device=p.device, dtype=p.dtype)
         device = p.device.type
 
         def one_step():
@@ -94,7 +96,7 @@ def bench(adapter, numel: int, dtype: str = "float32", reps: int = 10, mode: str
     timed(one_step, 2)  # warm-up: state creation, kernel compilation, caches
     runs = [timed(one_step, reps) for _ in range(3)]
     secs = min(runs)
-    tdtype = torch.float32 if dtype == "float32" else torch.float64
+    tdtype = {"float32": torch.float32, "float64": torch.float64, "bfloat16": torch.bfloat16}[dtype]
     copy_bw = copy_bandwidth(torch, numel, tdtype, device)
     word = np.dtype(np_dtype).itemsize
     eff_bw = WORDS_PER_PARAM * word * numel / secs

@@ -42,7 +42,7 @@ BUILTIN = {
        for fam in ("adam", "adamw") for path in ("forloop", "foreach", "fused")},
     **{f"torch.{fam}.compiled": _compiled_builtin(fam, "cpu") for fam in ("adam", "adamw")},
     **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
-       for fam in ("adam", "adamw") for path in ("cuda-foreach", "cuda-fused", "cuda-capturable")},
+       for fam in ("adam", "adamw") for path in ("cuda-forloop", "cuda-foreach", "cuda-fused", "cuda-capturable")},
     **{f"torch.{fam}.cuda-compiled": _compiled_builtin(fam, "cuda") for fam in ("adam", "adamw")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
@@ -142,4 +142,15 @@ def _is_torch_optimizer(cls) -> bool:
 def with_name(adapter, name: str):
     """The adapter with its capability record renamed (for reports of user adapters)."""
     adapter.capabilities = replace(adapter.capabilities, name=name)
+    return adapter
+
+
+def with_dtypes(adapter, dtypes):
+    """The adapter judged only on ``dtypes`` (e.g. a kernel gated in float32 and bfloat16)."""
+    have = adapter.capabilities.dtypes
+    unknown = sorted(set(dtypes) - set(have))
+    if unknown or not dtypes:
+        raise UsageError(f"--dtypes {' '.join(dtypes)}: {adapter.capabilities.name} supports "
+                         f"{', '.join(sorted(have))}" + (f", not {', '.join(unknown)}" if unknown else ""))
+    adapter.capabilities = replace(adapter.capabilities, dtypes=frozenset(dtypes))
     return adapter

@@ -15,7 +15,7 @@ from adamspec.reference.hyper import Mode
 
 _DTYPES = ("float64", "float32", "bfloat16", "float16")
 _PATHS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
-          "cuda-foreach": {"foreach": True}, "cuda-fused": {"fused": True},
+          "cuda-forloop": {"foreach": False}, "cuda-foreach": {"foreach": True}, "cuda-fused": {"fused": True},
           "cuda-capturable": {"foreach": True, "capturable": True}}
 
 

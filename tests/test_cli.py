@@ -102,6 +102,7 @@ def test_a_hanging_adapter_is_an_error_naming_the_clause(tmp_path):
     (["--adapter", "wrong_optimizers:DecayAfterUpdate"], "--claim"),
     (["--adapter", "numpy.adamw", "--clause", "ZZ-1"], "no such clause"),
     (["--adapter", "numpy.adamw", "--profile", "sometimes"], "invalid choice"),
+    (["--adapter", "numpy.adamw", "--dtypes", "float16"], "supports bfloat16, float32, float64, not float16"),
 ])
 def test_usage_errors_exit_2_with_one_clear_line(args, words):
     proc = adamspec("run", *args, "-q")
@@ -134,3 +135,14 @@ def test_a_torch_adapter_without_torch_exits_3_at_once(monkeypatch, capsys):
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a))
     assert main(["run", "--adapter", "torch.adamw.fused", "-q"]) == 3
     assert "torch is not installed" in capsys.readouterr().err
+
+
+def test_dtypes_narrows_what_is_judged(tmp_path):
+    """`--dtypes` gates a kernel on some storage dtypes only; the report's capability record says so."""
+    out = tmp_path / "r.json"
+    proc = adamspec("run", "--adapter", "numpy.adamw", "--dtypes", "bfloat16", "--clause", "AD-1",
+                    "--format", "json", "-o", str(out), "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(out.read_text())
+    assert report["capabilities"]["dtypes"] == ["bfloat16"]
+    assert all(c["counterexample"] is None for c in report["clauses"])

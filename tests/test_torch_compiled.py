@@ -76,7 +76,7 @@ def test_cuda_paths_are_listed_and_explain_themselves_without_a_gpu():
     names = builtin_names()
     cuda = [n for n in names if ".cuda-" in n]
     assert sorted(cuda) == sorted(f"torch.{f}.cuda-{p}" for f in ("adam", "adamw")
-                                  for p in ("foreach", "fused", "capturable", "compiled"))
+                                  for p in ("forloop", "foreach", "fused", "capturable", "compiled"))
     for n in cuda:
         why = unavailable_reason(load_adapter(n))
         assert (why is None) == torch.cuda.is_available()
