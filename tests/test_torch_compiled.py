@@ -1,6 +1,7 @@
 """torch.compile'd Adam/AdamW (SPEC API-*, #9): it conforms, and torch 2.13's FX-graph-cache
 defect — which the adapter avoids by switching that cache off — is real and caught by the suite."""
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -11,27 +12,39 @@ torch = pytest.importorskip("torch", reason="torch is an optional extra: pip ins
 
 from adamspec.adapters import torch_compiled  # noqa: E402
 from adamspec.adapters.registry import builtin_names, load_adapter, sweep_exclusions, unavailable_reason  # noqa: E402
-from adamspec.conformance.runner import run, select  # noqa: E402
+from adamspec.conformance.runner import select  # noqa: E402
 
 
-def _live_failures(result):
-    return [f"{v.clause}:{v.verdict}:{v.reason}" for v in result.verdicts
-            if v.verdict in ("fail", "error") and not v.expected_failure]
+def _run_fresh(adapter, tmp_path, *args):
+    """`adamspec run` in a fresh process, as a user or CI job runs it: the compiled step's
+    dynamo/inductor state is its own, not what earlier tests of this process left behind."""
+    out = tmp_path / "report.json"
+    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", adapter, "--format", "json",
+                           "-o", str(out), "-q", *args], capture_output=True, text=True, timeout=1200)
+    report = json.loads(out.read_text()) if out.exists() else None
+    return proc, report
 
 
-def test_compiled_adamw_conforms_at_ci():
-    result = run(load_adapter("torch.adamw.compiled"), "ci")
-    assert _live_failures(result) == []
-    assert result.verdict == "conformant"
-    assert {v.clause for v in result.verdicts if v.expected_failure} == {"VAL-1"}  # torch's own inf check
+def _live_failures(report):
+    return [(c["id"], c["verdict"], c["reason"], c["counterexample"] and c["counterexample"]["elements"][:1])
+            for c in report["clauses"] if c["verdict"] in ("fail", "error") and not c["expected_failure"]]
 
 
-def test_compiled_adam_l2_conforms_at_ci():
+def test_compiled_adamw_conforms_at_ci(tmp_path):
+    proc, report = _run_fresh("torch.adamw.compiled", tmp_path)
+    assert report is not None, proc.stderr[-3000:]
+    assert _live_failures(report) == []
+    assert proc.returncode == 0 and report["verdict"] == "conformant"
+    assert {c["id"] for c in report["clauses"] if c["expected_failure"]} == {"VAL-1"}  # torch's own inf check
+
+
+def test_compiled_adam_l2_conforms_at_ci(tmp_path):
     """Adam and coupled L2 (the L2 clauses, the one-step agreement and the first step)."""
     clauses = ["AD-1", "AD-7", *sorted({p.clause for p in select() if p.clause.startswith("L2-")})]
-    result = run(load_adapter("torch.adam.compiled"), "ci", clauses=clauses)
-    assert _live_failures(result) == []
-    assert any(v.verdict == "pass" and v.clause.startswith("L2-") for v in result.verdicts)
+    proc, report = _run_fresh("torch.adam.compiled", tmp_path, "--clause", *clauses)
+    assert report is not None, proc.stderr[-3000:]
+    assert _live_failures(report) == [] and proc.returncode == 0
+    assert any(c["verdict"] == "pass" and c["id"].startswith("L2-") for c in report["clauses"])
 
 
 _STALE_SCALAR = textwrap.dedent("""
@@ -60,16 +73,32 @@ def test_torch_fx_graph_cache_returns_code_for_a_stale_float(tmp_path, cache, ex
 
 
 def test_the_suite_catches_the_cache_defect(monkeypatch, tmp_path):
-    """With the cache on, two parameter groups whose β₂ differ get one group's 1 − β₂:
-    the groups property (GRP-1) fails, naming its clause."""
+    """With the cache on, two parameter groups of one structure whose β₂ differ: the second is
+    compiled from the first's cached code and its v is judged outside the bound (SPEC GRP-1,
+    AD-3). β₂ values no other test uses, so dynamo's own guards cannot match an old entry."""
+    import numpy as np
+
+    from adamspec.adapters.base import GroupSpec
+    from adamspec.conformance.judge import judge_step
+    from adamspec.reference.hyper import Hyper
+
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(torch_compiled, "_FX_GRAPH_CACHE", True)
+    adapter = load_adapter("torch.adamw.compiled")
+    hypers = [Hyper(mode="adamw", beta2=b2) for b2 in (0.123, 0.789)]
+    theta, grad = np.zeros(3, np.float32), np.ones(3, np.float32)
+    torch._dynamo.reset()
     try:
-        result = run(load_adapter("torch.adamw.compiled"), "ci", clauses=["GRP-1"])
+        session = adapter.open([GroupSpec(h, (theta.copy(),)) for h in hypers], [None, None])
+        session.step([grad, grad])
+        after = session.read()
     finally:
         torch._dynamo.reset()  # no entry compiled with the cache on survives this test
-    [v] = result.verdicts
-    assert v.verdict == "fail" and v.counterexample is not None and v.clause == "GRP-1"
+    from adamspec.adapters.base import ParamState
+
+    ok = [judge_step(ParamState(theta), grad, h, a, adapter.capabilities).ok for h, a in zip(hypers, after)]
+    assert ok == [True, False]  # the first group is right, the second got 1 − 0.123
+    assert np.allclose(after[1].v, 1 - 0.123)
 
 
 def test_cuda_paths_are_listed_and_explain_themselves_without_a_gpu():
