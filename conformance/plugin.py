@@ -104,9 +104,9 @@ def run_as_test(prop, adapter, config):
         pytest.skip(f"not applicable: {v.reason}")
     if v.verdict in ("fail", "error"):
         for e in state.expectations:
-            if e.covers(adapter.capabilities.name, v.clauses, v.property):
+            if e.covers(adapter.capabilities.name, v.clauses, v.property, v.counterexample):
                 state.used.add(e)
-                pytest.xfail(f"known deviation {e.clause}: {e.reason}")
+                pytest.xfail(f"known deviation {e.label()}: {e.reason}")
         if v.verdict == "error":
             pytest.fail(f"{prop.clause} {prop.name}: the implementation raised: {v.reason}", pytrace=False)
         pytest.fail(counterexample_text(v.counterexample), pytrace=False)
@@ -120,5 +120,5 @@ def pytest_sessionfinish(session):
 
     for e in (e for e in state.expectations if not e.builtin):
         if e not in state.used and any(fnmatch.fnmatchcase(n, e.adapter) for n in state.adapters):
-            warnings.warn(f"adamspec: expectation for {e.clause} on {e.adapter} matched no failure: "
+            warnings.warn(f"adamspec: expectation for {e.label()} on {e.adapter} matched no failure: "
                           f"{e.reason}", stacklevel=1)

@@ -37,3 +37,33 @@ def test_malformed_files_are_rejected():
         exp.parse('[[deviation]]\nadapter = "x"\n')
     with pytest.raises(ValueError, match="TOML"):
         exp.parse("[[deviation\n")
+
+
+def _failing(adapter, storage, index):
+    from adamspec.conformance.results import Counterexample, Element
+
+    el = Element("theta", index, 0, {}, 1e-4, "1e-4", 1e-10, 0.0, 1.0, 1e6)
+    ce = Counterexample("AD-1", "", adapter, "differs", {}, storage, 1, (el,))
+    r = RunResult(adapter, {}, "ci", 0, {})
+    r.verdicts.append(PropertyVerdict("agreement_one_step", "AD-1", ("AD-1",), "t", verdict="fail",
+                                      counterexample=ce))
+    return r
+
+
+@pytest.mark.parametrize("adapter, storage, index, expected", [
+    ("torch.adamw.compiled", "float64", (), True),       # the known torch.compile deviation
+    ("torch.adamw.compiled", "float32", (), False),      # another dtype: a real failure
+    ("torch.adamw.compiled", "float64", (0,), False),    # a 1-d parameter: a real failure
+    ("torch.adamw.fused", "float64", (), False),         # another adapter: a real failure
+])
+def test_an_entry_keyed_by_inputs_covers_only_those_inputs(adapter, storage, index, expected):
+    r = _failing(adapter, storage, index)
+    exp.apply(r, exp.builtin())
+    assert bool(r.verdicts[0].expected_failure) is expected
+    if expected:
+        assert r.verdicts[0].expected_failure.startswith("0-d float64 parameters:")
+
+
+def test_a_wildcard_clause_needs_a_condition():
+    with pytest.raises(ValueError, match="needs a condition"):
+        exp.parse('[[deviation]]\nadapter = "x"\nclause = "*"\nreason = "all of it"\n')
