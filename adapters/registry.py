@@ -67,8 +67,8 @@ def builtin_names(sweep: bool = False) -> list[str]:
     per `ci` run; sweep it by naming it)."""
     if not sweep:
         return list(BUILTIN)
-    return [n for n in BUILTIN
-            if not n.endswith("compiled") and unavailable_reason(BUILTIN[n]()) is None]
+    left_out = sweep_exclusions()
+    return [n for n in BUILTIN if n not in left_out]
 
 
 def sweep_exclusions() -> dict[str, str]:

@@ -25,9 +25,15 @@ from __future__ import annotations
 
 import time
 
-from adamspec.adapters.base import Capabilities, UnsupportedCase
-from adamspec.adapters.torch_optim import _DTYPES, TorchAdamSession, _torch, cuda_unavailable_reason
-from adamspec.reference.hyper import Mode
+from adamspec.adapters.base import Capabilities
+from adamspec.adapters.torch_optim import (
+    _DTYPES,
+    TorchAdamSession,
+    _torch,
+    check_modes,
+    cuda_unavailable_reason,
+    optimizer_class,
+)
 
 _COMPILED: dict = {}  # one compiled step per process: its guards select per structure
 
@@ -81,18 +87,15 @@ class TorchCompiledSession(TorchAdamSession):
     """A ``torch.optim`` instance for state and groups; its step runs the compiled function."""
 
     def __init__(self, cls, device, groups, states):
-        super().__init__(cls, {"foreach": False}, groups, states, device=device)
-        self._device = device
+        # The paths the compiled step takes (module docstring); they also place an injected
+        # step count where that path keeps it (on the device when capturable).
+        cuda = device == "cuda"
+        super().__init__(cls, {"foreach": cuda, "capturable": cuda}, groups, states, device=device)
         self._fn = _compiled_step(self._torch)
 
-    def step(self, grads):
+    def _optimizer_step(self):
         torch = self._torch
-        self._grads = []
-        for p, g in zip(self.params, grads, strict=True):
-            p.grad = None if g is None else self._tensor(g)
-            self._grads.append(p.grad)
-        self._ptrs = [(p.data_ptr(), p.stride()) for p in self.params]
-        cuda = self._device == "cuda"
+        cuda = self.device == "cuda"
         _configure(torch)
         _COMPILED["steps"] = _COMPILED.get("steps", 0) + 1
         if _COMPILED["steps"] % _RESET_EVERY == 0:
@@ -148,14 +151,10 @@ class TorchCompiledAdapter:
     def unavailable_reason(self) -> str | None:
         return cuda_unavailable_reason() if self.device == "cuda" else None
 
-    def _cls(self):
-        torch = _torch()
-        return torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
-
     def construct(self, **kwargs):
         """Build the optimizer from raw keyword arguments (SPEC VAL-*: torch validates them)."""
         torch = _torch()
-        return self._cls()([torch.nn.Parameter(torch.zeros(2, device=self.device))], **kwargs)
+        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))], **kwargs)
 
     def warm_up(self) -> None:
         """Compile the commonest structure once, outside any example's time limit."""
@@ -174,9 +173,5 @@ class TorchCompiledAdapter:
         self.warm_seconds = time.perf_counter() - start
 
     def open(self, groups, states):
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}")
-        if self.family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
-            raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
-        return TorchCompiledSession(self._cls(), self.device, groups, states)
+        check_modes(self.capabilities, self.family, groups)
+        return TorchCompiledSession(optimizer_class(self.family), self.device, groups, states)

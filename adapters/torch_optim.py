@@ -38,6 +38,21 @@ def _torch():
     return torch
 
 
+def optimizer_class(family: str):
+    """torch.optim.AdamW for the ``adamw`` family, else torch.optim.Adam."""
+    torch = _torch()
+    return torch.optim.AdamW if family == "adamw" else torch.optim.Adam
+
+
+def check_modes(caps: Capabilities, family: str, groups) -> None:
+    """Refuse (not applicable) groups whose mode the adapter's torch class does not compute."""
+    for g in groups:
+        if g.hyper.mode.value not in caps.modes:
+            raise UnsupportedCase(f"{caps.name} does not implement mode {g.hyper.mode.value}")
+    if family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
+        raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
+
+
 def _to_torch(torch, a: np.ndarray, device: str = "cpu"):
     a = np.asarray(a)
     if a.dtype == ml_dtypes.bfloat16:  # numpy's bfloat16 has no torch twin: widen exactly
@@ -86,12 +101,12 @@ class TorchAdamSession:
             })
         self.dtypes = [a.dtype for g in groups for a in g.params]
         self.opt = cls(param_groups, **path_kwargs)
+        # The count lives where torch puts it: on the device for fused and capturable paths,
+        # else on the CPU (Adam._init_group), in float32.
+        on_device = path_kwargs.get("fused") or path_kwargs.get("capturable")
         for p, st in zip(self.params, states):
             if st is None or st.step is None:
                 continue
-            # The count lives where torch puts it: on the device for fused and capturable
-            # paths, else on the CPU (Adam._init_group), in float32.
-            on_device = path_kwargs.get("fused") or path_kwargs.get("capturable")
             entry = {
                 "step": torch.tensor(float(st.step), dtype=torch.float32, device=device if on_device else "cpu"),
                 "exp_avg": _to_torch(torch, st.m, device),
@@ -111,6 +126,10 @@ class TorchAdamSession:
             p.grad = None if g is None else self._tensor(g)
             self._grads.append(p.grad)
         self._ptrs = [(p.data_ptr(), p.stride()) for p in self.params]
+        self._optimizer_step()
+
+    def _optimizer_step(self):
+        """The implementation under test's step, gradients in place (a subclass may compile it)."""
         self.opt.step()
 
     def grads_after(self):
@@ -190,20 +209,13 @@ class TorchAdamAdapter:
     def construct(self, **kwargs):
         """Build the optimizer from raw keyword arguments (SPEC VAL-*: it must refuse bad ones)."""
         torch = _torch()
-        cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
-        return cls([torch.nn.Parameter(torch.zeros(2, device=self.device))], **_PATHS[self.path], **kwargs)
+        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))],
+                                            **_PATHS[self.path], **kwargs)
 
     def open(self, groups, states):
-        torch = _torch()
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(
-                    f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}"
-                )
-        cls = torch.optim.AdamW if self.family == "adamw" else torch.optim.Adam
-        if self.family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
-            raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
-        return TorchAdamSession(cls, dict(_PATHS[self.path]), groups, states, device=self.device)
+        check_modes(self.capabilities, self.family, groups)
+        return TorchAdamSession(optimizer_class(self.family), dict(_PATHS[self.path]), groups, states,
+                                device=self.device)
 
 
 class TorchClassAdapter:
