@@ -31,19 +31,25 @@ def _numpy_builtin(family):
     return lambda: NumpyAdapter(family)
 
 
-def _compiled_builtin(family, device):
+def _compiled_builtin(family, device, path):
     from adamspec.adapters.torch_compiled import TorchCompiledAdapter
 
-    return lambda: TorchCompiledAdapter(family, device)
+    return lambda: TorchCompiledAdapter(family, device, path)
+
+
+# torch.compile(opt.step) paths (adapters/torch_compiled.py): default flags, foreach, tensor lr.
+_COMPILED_PATHS = ("compiled", "compiled-foreach", "compiled-tensor-lr")
 
 
 BUILTIN = {
     **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
        for fam in ("adam", "adamw") for path in ("forloop", "foreach", "fused")},
-    **{f"torch.{fam}.compiled": _compiled_builtin(fam, "cpu") for fam in ("adam", "adamw")},
+    **{f"torch.{fam}.{path}": _compiled_builtin(fam, "cpu", path)
+       for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
     **{f"torch.{fam}.{path}": _torch_builtin(fam, path)
        for fam in ("adam", "adamw") for path in ("cuda-forloop", "cuda-foreach", "cuda-fused", "cuda-capturable")},
-    **{f"torch.{fam}.cuda-compiled": _compiled_builtin(fam, "cuda") for fam in ("adam", "adamw")},
+    **{f"torch.{fam}.cuda-{path}": _compiled_builtin(fam, "cuda", path)
+       for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }
@@ -63,7 +69,7 @@ def unavailable_reason(adapter) -> str | None:
 
 def builtin_names(sweep: bool = False) -> list[str]:
     """Every built-in name, or (``sweep``) those a repeated run over many seeds should cover
-    here: runnable on this machine and not compiled per example (``*.compiled`` costs minutes
+    here: runnable on this machine and not compiled per example (``*.compiled*`` costs minutes
     per `ci` run; sweep it by naming it)."""
     if not sweep:
         return list(BUILTIN)
@@ -78,7 +84,7 @@ def sweep_exclusions() -> dict[str, str]:
         why = unavailable_reason(BUILTIN[n]())
         if why:
             out[n] = why
-        elif n.endswith("compiled"):
+        elif "compiled" in n.rsplit(".", 1)[-1]:
             out[n] = "recompiles per example (minutes per ci run): name it to sweep it"
     return out
 

@@ -1,150 +1,275 @@
-"""torch's Adam/AdamW step compiled by ``torch.compile`` (inductor), on CPU or CUDA.
+"""``opt.step`` of a real ``torch.optim.Adam``/``AdamW`` compiled by ``torch.compile`` (inductor).
 
-The adapter compiles, once per process, the functional step that ``Adam.step`` itself calls,
-``torch.optim.adam.adam``, with the tensors and hyperparameters as arguments — the code a user
-gets from ``torch.compile(opt.step)``, without a recompile for every new optimizer instance
-(compiling ``opt.step`` of a fresh optimizer costs 0.6–3 s per example on this 2-core machine).
-dynamo still specialises the float hyperparameters that reach scalar arguments (addcmul's
-``value=1 − β₂``, lerp's weight), so each new (α, β₁, β₂, ε, λ) recompiles: about 0.5–1 s per
-example here, the price of testing a compiled step across hyperparameters. The `ci` profile
-affords it; `default` takes minutes per adapter.
+What users compile (torch's recipes "Compiling the optimizer with torch.compile" and "(beta)
+Running the compiled optimizer with an LR scheduler"): ``torch.compile(opt.step)``, or a compiled
+function calling ``opt.step()``, with ``fullgraph=False``. dynamo then traces the optimizer object:
+``Optimizer.step``'s hook wrapper, ``_use_grad_for_differentiable``, ``Adam.step``, ``_init_group``
+(dynamo runs torch's own ``_init_group`` at trace time, so the state of a fresh parameter is created
+by torch, the way a user's first compiled step creates it), the flags resolved from the defaults,
+and the functional step the flags select. Three paths, each a built-in name:
 
-- CPU: the single-tensor step (torch's default on CPU), the step count a float32 tensor;
-  under compile ``β^t`` and the bias corrections are tensor arithmetic in float32, so the
-  scalars are declared float32, and inductor computes reduced-precision tensors in float32
-  between loads and stores.
-- CUDA: the multi-tensor (foreach) step with ``capturable=True`` and the step count on the
-  device, as dynamo arranges for a compiled CUDA optimizer.
+- ``torch.adam|adamw.compiled``: torch's default flags. On CPU ``foreach=None`` resolves to the
+  single-tensor (for-loop) step (``_default_to_fused_or_foreach`` turns foreach on only for CUDA
+  tensors); the learning rate a Python float.
+- ``torch.adam|adamw.compiled-foreach``: ``foreach=True``, the multi-tensor step.
+- ``torch.adam|adamw.compiled-tensor-lr``: the LR-scheduler recipe's form, ``lr=torch.tensor(lr)``
+  (a float32 0-d tensor, as ``torch.tensor(0.01)`` makes it) with the default flags, so a schedule
+  writing a new learning rate does not recompile. torch allows a tensor lr with ``foreach=True``
+  only when ``capturable=True``, and the recipe sets neither: on CPU this is the for-loop step.
+- ``torch.adam|adamw.cuda-compiled*``: the same three on a CUDA GPU. Under compile dynamo sets
+  ``capturable=True`` on every group whose parameters are all on the GPU and have no state yet
+  (``OptimizerVariable._set_capturable``); a resumed (state-injected) optimizer does not get it, and
+  then ``adam``'s ``_disable_dynamo_if_unsupported`` wrapper runs the step *eagerly* (CUDA step
+  counts, capturable off). So the CUDA adapters construct with ``capturable=True``, the path dynamo
+  picks for a fresh optimizer, and the step counts live on the device. On CUDA the default flags
+  resolve to foreach, so ``cuda-compiled`` and ``cuda-compiled-foreach`` take the same path.
 
-State is created the way ``Adam._init_group`` creates it (zeros in the parameter's layout,
-the count a float32 zero); the adapter holds it in an ordinary ``torch.optim`` instance, so
-construction, validation and state keys are torch's own.
+``fullgraph`` stays False, as in torch's recipes: ``_use_grad_for_differentiable`` calls
+``torch._dynamo.graph_break()`` on purpose (around the step, so AOT respects ``no_grad``), so
+``fullgraph=True`` cannot compile ``opt.step`` at all. Instead every step checks dynamo's counters:
+a graph break other than those deliberate ones, a frame dynamo failed to convert, or a hit of the
+recompile limit (``fail_on_recompile_limit_hit``) raises, so no example is silently judged eager.
+
+Reuse. dynamo guards on the optimizer object, on the identity of its state tensors (it marks
+them static addresses) and on the float hyperparameters in ``param_groups``; a new optimizer per
+example would recompile every example. One optimizer and one compiled callable are kept per
+structure (family × path × per group: parameter dtypes, shapes, layouts, amsgrad, maximize), and
+each example writes its values into them in place: ``param.copy_``, injected state copied into
+tensors kept per parameter (contiguous, as ``TorchAdamSession`` injects them), ``param_groups[i]``
+hyperparameters assigned, a tensor lr ``fill_``-ed. A parameter the case gives no state has no
+entry in ``opt.state`` when the step starts (exactly as in ``TorchAdamSession``), so its state is
+created by torch's ``_init_group`` inside the compiled step — which means every example with a fresh
+parameter re-traces (dynamo's guards on an empty state cannot match), as a user's first step does.
+
+Capabilities, from torch 2.13's source (``torch/optim/adam.py``, ``optimizer.py``,
+``torch/_inductor/config.py``):
+
+- step count: a float32 tensor (``_get_scalar_dtype()``), exact up to 2^24: ``max_step = 2**24``.
+- scalars float32 on every path: under compile ``_get_value(step)`` returns the float32 step
+  *tensor* instead of ``step.item()``, so ``β^t``, ``1 − β^t``, ``√(1 − β₂^t)`` and ``α/(1 − β₁^t)``
+  are float32 tensor arithmetic (``_stack_if_compiling`` stacks them for foreach); the tensor lr is
+  float32; the capturable path forms them from the float32 step on the device.
+- compute: float32 and float64 tensors in their own format; bfloat16/float16 are loaded into
+  float32 and stored rounded, inductor eliding the per-operation downcasts of eager code
+  (``emulate_precision_casts`` is off by default: "when two low precision operators are fused
+  together, Inductor will elide the downcast-upcast pairs").
+
+inductor's FX graph cache is off for these adapters (see ``_configure``).
 """
 
 from __future__ import annotations
 
+import threading
 import time
+
+import numpy as np
 
 from adamspec.adapters.base import Capabilities
 from adamspec.adapters.torch_optim import (
     _DTYPES,
     TorchAdamSession,
+    _laid_out,
+    _to_torch,
     _torch,
     check_modes,
     cuda_unavailable_reason,
     optimizer_class,
 )
 
-_COMPILED: dict = {}  # one compiled step per process: its guards select per structure
+# Built-in path name -> (constructor flags, tensor lr). CUDA adds capturable=True (module docstring).
+PATHS = {
+    "compiled": ({}, False),
+    "compiled-foreach": ({"foreach": True}, False),
+    "compiled-tensor-lr": ({}, True),
+}
+
+# The only graph breaks torch's compiled opt.step may show: _use_grad_for_differentiable's own.
+_ALLOWED_BREAK = "Call to `torch._dynamo.graph_break()`"
+
+_FX_GRAPH_CACHE = False  # tests switch it on to show the suite catching torch's cache defect
+# Compiled entries accumulate (per structure, hyperparameter set and fresh-state re-trace);
+# dynamo's caches are cleared after this many steps so that `default` and `thorough` runs
+# neither hit the recompile limit nor grow without bound.
+_RESET_EVERY = 400
+_STEPS = [0]
 
 
-def _compiled_step(torch):
-    fn = _COMPILED.get("step")
-    if fn is None:
-        from torch.optim.adam import adam
-
-        def step(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps, lr, beta1,
-                 beta2, weight_decay, eps, amsgrad, maximize, decoupled, foreach, capturable):
-            adam(params, grads, exp_avgs, exp_avg_sqs, max_exp_avg_sqs, state_steps,
-                 foreach=foreach, capturable=capturable, differentiable=False, fused=False,
-                 grad_scale=None, found_inf=None, has_complex=False,
-                 decoupled_weight_decay=decoupled, amsgrad=amsgrad, beta1=beta1, beta2=beta2,
-                 lr=lr, weight_decay=weight_decay, eps=eps, maximize=maximize)
-
-        fn = _COMPILED["step"] = torch.compile(step, dynamic=True)
-    return fn
+class CompiledStepError(RuntimeError):
+    """The compiled step did not run as compiled code (a graph break, a failed frame)."""
 
 
 def _configure(torch):
     """Settings for the calling thread (torch's compiler config is per thread, and the runner
     steps in a worker thread).
 
-    - Every structure (dtype × count × layout × flags) is one guarded entry, and the `ci`
-      profile meets a few dozen, more than dynamo's default limit of 8 — past which dynamo
-      silently runs the step eagerly; this adapter must never judge eager code as compiled.
-    - inductor's FX graph cache is off: in torch 2.13 it returns code compiled for an earlier
-      value of a float input (the scalar 1 − β₂ of addcmul's ``value=``), so with it on the
-      compiled step computes v with a stale β₂ — README "Known deviations", reproduced in
-      plain torch there and in tests/test_torch_compiled.py (upstream: pytorch/pytorch#197889).
+    - Every structure is one guarded family of entries, fresh-state examples add one each, and
+      the `ci` profile meets far more than dynamo's default recompile limit of 8 — past which
+      dynamo silently runs the step eagerly; here hitting the limit raises.
+    - inductor's FX graph cache (and AOTAutograd's) is off: in torch 2.13 it returns code compiled
+      for an earlier value of a float input that dynamo made dynamic (the 1 − β₂ of addcmul's
+      ``value=``), so a compiled ``opt.step`` whose β₂ changes computes v with a stale β₂ — README
+      "Known deviations", reproduced in plain torch in tests/test_torch_compiled.py (upstream:
+      pytorch/pytorch#197889). With it on, a verdict would also depend on what earlier processes
+      left in the cache directory.
     """
     dyn = torch._dynamo.config
     if dyn.recompile_limit < _RESET_EVERY + 64:
         dyn.recompile_limit = _RESET_EVERY + 64
         dyn.accumulated_recompile_limit = max(dyn.accumulated_recompile_limit, 4 * _RESET_EVERY)
-        dyn.fail_on_recompile_limit_hit = True
+    dyn.fail_on_recompile_limit_hit = True
+    dyn.suppress_errors = False
     torch._inductor.config.fx_graph_cache = _FX_GRAPH_CACHE
     torch._functorch.config.enable_autograd_cache = _FX_GRAPH_CACHE
 
 
-_FX_GRAPH_CACHE = False  # tests switch it on to show the suite catching torch's cache defect
-# Compiled entries accumulate (one per structure and hyperparameter set); dynamo's caches are
-# cleared after this many steps so that `default` and `thorough` runs neither hit the
-# recompile limit nor grow without bound.
-_RESET_EVERY = 400
+def _checked(torch, fn):
+    """Call the compiled step; raise if dynamo ran any of it outside compiled graphs."""
+    from torch._dynamo.utils import counters
+
+    before = {k: dict(counters[k]) for k in ("graph_break", "frames", "unimplemented")}
+    fn()
+    breaks = [k for k, n in counters["graph_break"].items()
+              if n != before["graph_break"].get(k, 0) and not k.startswith(_ALLOWED_BREAK)]
+    frames = {k: counters["frames"].get(k, 0) - before["frames"].get(k, 0) for k in ("total", "ok")}
+    unimpl = [k for k, n in counters["unimplemented"].items() if n != before["unimplemented"].get(k, 0)]
+    if breaks or unimpl or frames["total"] != frames["ok"]:
+        raise CompiledStepError(
+            "torch.compile did not compile the whole step: "
+            + "; ".join([*(b.splitlines()[0] for b in breaks), *unimpl][:3]
+                        or [f"{frames['total'] - frames['ok']} frame(s) not converted"]))
+
+
+class _Instance:
+    """One optimizer over one structure, its compiled ``opt.step``, and per-parameter tensors
+    that injected state is copied into (kept so that dynamo's identity guards hold)."""
+
+    def __init__(self, torch, cls, device, groups, flags, tensor_lr):
+        self.torch, self.device, self.tensor_lr = torch, device, tensor_lr
+        self.params, self.bases, param_groups = [], [], []
+        for group in groups:
+            h = group.hyper
+            layouts = group.layouts or ("contiguous",) * len(group.params)
+            ps = []
+            for a, lay in zip(group.params, layouts):
+                t = _laid_out(torch, a, lay, device)
+                self.bases.append(t._base)  # the buffer a strided/transposed view lives in
+                ps.append(torch.nn.Parameter(t))
+            self.params += ps
+            param_groups.append({
+                "params": ps, "lr": torch.tensor(h.lr, device=device) if tensor_lr else h.lr,
+                "betas": (h.beta1, h.beta2), "eps": h.eps, "weight_decay": h.weight_decay,
+                "amsgrad": h.amsgrad, "maximize": h.maximize,
+            })
+        self.opt = cls(param_groups, **flags)
+        self.step_on_device = bool(flags.get("capturable"))
+        self.compiled = torch.compile(self.opt.step)  # torch's recipe: fullgraph=False (docstring)
+        self.slots: list[dict] = [{} for _ in self.params]
+        self.in_use = False
+
+    def _slot(self, i, name, like):
+        t = self.slots[i].get(name)
+        if t is None or t.dtype != like.dtype or t.shape != like.shape:
+            t = self.slots[i][name] = self.torch.empty_like(like, memory_format=self.torch.contiguous_format)
+        t.copy_(like)
+        return t
+
+    def load(self, groups, states):
+        """Write the case into the optimizer in place (module docstring, "Reuse")."""
+        torch = self.torch
+        arrays = [a for g in groups for a in g.params]
+        with torch.no_grad():
+            for p, base, a in zip(self.params, self.bases, arrays, strict=True):
+                if base is not None:
+                    base.zero_()
+                p.copy_(_to_torch(torch, a, self.device))
+                p.grad = None
+            for group, spec in zip(self.opt.param_groups, groups, strict=True):
+                h = spec.hyper
+                if self.tensor_lr:
+                    group["lr"].fill_(h.lr)
+                else:
+                    group["lr"] = h.lr
+                group["betas"] = (h.beta1, h.beta2)
+                group["eps"], group["weight_decay"] = h.eps, h.weight_decay
+                group["amsgrad"], group["maximize"] = h.amsgrad, h.maximize
+            # As TorchAdamSession: an entry only for injected state, in parameter order, with
+            # torch's keys; every other parameter starts without state.
+            self.opt.state.clear()
+            for i, (p, st) in enumerate(zip(self.params, states, strict=True)):
+                if st is None or st.step is None:
+                    continue
+                step = torch.tensor(float(st.step), dtype=torch.float32,
+                                    device=self.device if self.step_on_device else "cpu")
+                entry = {"step": self._slot(i, "step", step),
+                         "exp_avg": self._slot(i, "exp_avg", _to_torch(torch, st.m, self.device)),
+                         "exp_avg_sq": self._slot(i, "exp_avg_sq", _to_torch(torch, st.v, self.device))}
+                if st.vmax is not None:
+                    entry["max_exp_avg_sq"] = self._slot(i, "max_exp_avg_sq", _to_torch(torch, st.vmax, self.device))
+                self.opt.state[p] = entry
+
+
+_POOL: dict = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _structure(groups):
+    out = []
+    for g in groups:
+        layouts = g.layouts or ("contiguous",) * len(g.params)
+        out.append((tuple((str(np.asarray(a).dtype), np.shape(a), lay) for a, lay in zip(g.params, layouts)),
+                    g.hyper.amsgrad, g.hyper.maximize))
+    return tuple(out)
 
 
 class TorchCompiledSession(TorchAdamSession):
-    """A ``torch.optim`` instance for state and groups; its step runs the compiled function."""
+    """A session on a pooled instance: TorchAdamSession's gradient handling and read-back; the
+    optimizer step is the compiled ``opt.step``."""
 
-    def __init__(self, cls, device, groups, states):
-        # The paths the compiled step takes (module docstring); they also place an injected
-        # step count where that path keeps it (on the device when capturable).
-        cuda = device == "cuda"
-        super().__init__(cls, {"foreach": cuda, "capturable": cuda}, groups, states, device=device)
-        self._fn = _compiled_step(self._torch)
+    def __init__(self, inst: _Instance, dtypes):
+        self._torch, self.device = inst.torch, inst.device
+        self._inst, self.opt, self.params, self.dtypes = inst, inst.opt, inst.params, dtypes
+        self._grads, self._ptrs = [], []
 
     def _optimizer_step(self):
         torch = self._torch
-        cuda = self.device == "cuda"
         _configure(torch)
-        _COMPILED["steps"] = _COMPILED.get("steps", 0) + 1
-        if _COMPILED["steps"] % _RESET_EVERY == 0:
+        _STEPS[0] += 1
+        if _STEPS[0] % _RESET_EVERY == 0:
             torch._dynamo.reset()
-        with torch.no_grad():
-            for group in self.opt.param_groups:
-                lists = ([], [], [], [], [], [])
-                for p in group["params"]:
-                    if p.grad is None:  # NOGRAD: no state, no decay
-                        continue
-                    st = self.opt.state[p]
-                    if not st:  # as Adam._init_group creates it
-                        st["step"] = torch.zeros((), dtype=torch.float32, device=p.device if cuda else "cpu")
-                        st["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                        st["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                        if group["amsgrad"]:
-                            st["max_exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    for lst, x in zip(lists, (p, p.grad, st["exp_avg"], st["exp_avg_sq"],
-                                              st.get("max_exp_avg_sq"), st["step"])):
-                        if x is not None:
-                            lst.append(x)
-                if not lists[0]:
-                    continue
-                beta1, beta2 = group["betas"]
-                self._fn(*lists, float(group["lr"]), float(beta1), float(beta2),
-                         float(group["weight_decay"]), float(group["eps"]), bool(group["amsgrad"]),
-                         bool(group["maximize"]), bool(group["decoupled_weight_decay"]), cuda, cuda)
+        _checked(torch, self._inst.compiled)
+
+    def close(self):
+        if self._inst is not None:
+            for p in self.params:
+                p.grad = None
+            self._inst.in_use = False
+        self._inst = self.opt = None
 
 
 class TorchCompiledAdapter:
-    """``torch.adam|adamw.compiled`` (CPU) and ``torch.adam|adamw.cuda-compiled``."""
+    """``torch.adam|adamw.compiled[-foreach|-tensor-lr]`` (CPU) and ``…cuda-compiled*`` (CUDA)."""
 
-    def __init__(self, family: str, device: str = "cpu"):
-        if family not in ("adam", "adamw") or device not in ("cpu", "cuda"):
-            raise ValueError(f"unknown compiled adapter {family} on {device}")
-        self.family, self.device = family, device
-        path = "compiled" if device == "cpu" else "cuda-compiled"
+    def __init__(self, family: str, device: str = "cpu", path: str = "compiled"):
+        if family not in ("adam", "adamw") or device not in ("cpu", "cuda") or path not in PATHS:
+            raise ValueError(f"unknown compiled adapter {family} {path} on {device}")
+        self.family, self.device, self.path = family, device, path
+        flags, self.tensor_lr = PATHS[path]
+        self.flags = {**flags, "capturable": True} if device == "cuda" else dict(flags)
+        name = path if device == "cpu" else f"cuda-{path}"
         # inductor loads bfloat16/float16 into float32, computes, and rounds at the store.
         compute = {"float64": "float64", "float32": "float32", "bfloat16": "float32", "float16": "float32"}
+        lr = "lr=torch.tensor(lr)" if self.tensor_lr else "float lr"
         self.capabilities = Capabilities(
-            name=f"torch.{family}.{path}",
+            name=f"torch.{family}.{name}",
             modes=frozenset({"adamw"} if family == "adamw" else {"adam", "adam_l2"}),
             dtypes=frozenset(_DTYPES),
             compute=compute,
             devices=frozenset({device}),
-            scalars="float32",  # β^t and 1 − β^t are float32 tensor arithmetic under compile
-            max_step=2**24,
-            notes=f"torch.optim.{'AdamW' if family == 'adamw' else 'Adam'} step compiled by "
-            f"torch.compile (inductor) on {device.upper()}; compiled once per structure",
+            scalars="float32",  # β^t, 1 − β^t, the step size (and a tensor lr) are float32 tensors
+            max_step=2**24,  # the float32 step tensor counts exactly up to 2^24
+            notes=f"torch.compile(opt.step) of torch.optim.{'AdamW' if family == 'adamw' else 'Adam'}"
+            f"({', '.join([lr, *(f'{k}={v}' for k, v in self.flags.items())])}) on {device.upper()}; "
+            "one optimizer and compiled step per structure, examples written in place",
         )
         self.warm_seconds: float | None = None
 
@@ -154,14 +279,13 @@ class TorchCompiledAdapter:
     def construct(self, **kwargs):
         """Build the optimizer from raw keyword arguments (SPEC VAL-*: torch validates them)."""
         torch = _torch()
-        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))], **kwargs)
+        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))],
+                                            **self.flags, **kwargs)
 
     def warm_up(self) -> None:
         """Compile the commonest structure once, outside any example's time limit."""
         if self.warm_seconds is not None:
             return
-        import numpy as np
-
         from adamspec.adapters.base import GroupSpec
         from adamspec.reference.hyper import Hyper
 
@@ -174,4 +298,19 @@ class TorchCompiledAdapter:
 
     def open(self, groups, states):
         check_modes(self.capabilities, self.family, groups)
-        return TorchCompiledSession(optimizer_class(self.family), self.device, groups, states)
+        torch = _torch()
+        key = (self.family, self.device, self.path, _structure(groups))
+        with _POOL_LOCK:  # an example that hung past its time limit may still hold its instance
+            insts = _POOL.setdefault(key, [])
+            inst = next((i for i in insts if not i.in_use), None)
+            if inst is None:
+                inst = _Instance(torch, optimizer_class(self.family), self.device, groups, self.flags,
+                                 self.tensor_lr)
+                insts.append(inst)
+            inst.in_use = True
+        try:
+            inst.load(groups, states)
+        except BaseException:
+            inst.in_use = False
+            raise
+        return TorchCompiledSession(inst, [a.dtype for g in groups for a in g.params])

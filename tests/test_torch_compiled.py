@@ -1,5 +1,7 @@
-"""torch.compile'd Adam/AdamW (SPEC API-*, #9): it conforms, and torch 2.13's FX-graph-cache
-defect — which the adapter avoids by switching that cache off — is real and caught by the suite."""
+"""torch.compile(opt.step) of Adam/AdamW (SPEC API-*, #9, #13): it conforms, and torch 2.13's
+FX-graph-cache defect — which the adapters avoid by switching that cache off — and its lost update
+of 0-d float64 parameters are real, shown in plain torch (tests/test_torch_compiled_step.py: how
+the adapters compile and reuse opt.step, and the suite catching the cache defect)."""
 
 import json
 import subprocess
@@ -75,6 +77,37 @@ def test_torch_fx_graph_cache_returns_code_for_a_stale_float(tmp_path, cache, ex
     assert out.stdout.strip().splitlines()[-1] == expected
 
 
+_STALE_BETA2_OPT_STEP = textwrap.dedent("""
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([p])
+    step = torch.compile(opt.step)                 # what users compile
+    out = []
+    for b2 in (0.123, 0.789, 0.456):
+        opt.param_groups[0]["betas"] = (0.9, b2)
+        p.grad = torch.ones(1)
+        if opt.state:
+            opt.state[p]["exp_avg_sq"].zero_()     # v = 0, g = 1: the step must give v = 1 - b2
+        step()
+        out.append(round(opt.state[p]["exp_avg_sq"].item(), 4))
+    print(out)
+""")
+
+
+@pytest.mark.parametrize("cache, expected", [("1", "[0.877, 0.211, 0.211]"), ("0", "[0.877, 0.211, 0.544]")])
+def test_torch_fx_graph_cache_gives_compiled_opt_step_a_stale_beta2(tmp_path, cache, expected):
+    """Plain torch, no adamspec: the same defect through ``torch.compile(opt.step)``. The second β₂
+    makes dynamo recompile with β₂ dynamic; the third β₂ then runs code that still holds the
+    second's 1 − β₂ (0.211 instead of 0.544). Fails once torch fixes it."""
+    env = {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path), "TORCHINDUCTOR_FX_GRAPH_CACHE": cache,
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", _STALE_BETA2_OPT_STEP], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == expected
+
+
 _LOST_UPDATE = textwrap.dedent("""
     import torch
 
@@ -100,6 +133,32 @@ def test_torch_compile_drops_the_update_of_a_0d_float64_input(tmp_path):
     assert out.stdout.strip().splitlines()[-1] == "[0.0, -1.0]"
 
 
+_LOST_UPDATE_OPT_STEP = textwrap.dedent("""
+    import torch
+
+    out = []
+    for dtype, shape in ((torch.float64, ()), (torch.float64, (1,)), (torch.float32, ())):
+        p = torch.nn.Parameter(torch.zeros(shape, dtype=dtype))
+        opt = torch.optim.AdamW([p], lr=1e-4)
+        p.grad = -torch.ones(shape, dtype=dtype)
+        torch.compile(opt.step)()                  # what users compile
+        st = opt.state[p]
+        out.append((round(p.item(), 6), round(st["exp_avg"].item(), 6), st["step"].item()))
+    print(out)
+""")
+
+
+def test_torch_compile_opt_step_drops_the_update_of_a_0d_float64_parameter(tmp_path):
+    """Plain torch, no adamspec: through ``torch.compile(opt.step)`` a 0-d float64 parameter keeps
+    θ = 0 and m = 0 while its step count advances; a 1-element float64 and a 0-d float32 parameter
+    are updated (θ = 1e-4, m = −0.1). Eager updates all three. Fails once torch fixes it."""
+    env = {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", _LOST_UPDATE_OPT_STEP], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[(0.0, 0.0, 1.0), (0.0001, -0.1, 1.0), (0.0001, -0.1, 1.0)]"
+
+
 def test_the_0d_float64_deviation_is_reported_as_expected_not_hidden(tmp_path):
     """The suite sees it (a failure naming a clause, with the 0-d float64 counterexample), and
     only the input-keyed entry excuses it."""
@@ -111,43 +170,16 @@ def test_the_0d_float64_deviation_is_reported_as_expected_not_hidden(tmp_path):
                            and all(e["index"] == [] for e in c["counterexample"]["elements"]) for c in excused)
 
 
-def test_the_suite_catches_the_cache_defect(monkeypatch, tmp_path):
-    """With the cache on, two parameter groups of one structure whose β₂ differ: the second is
-    compiled from the first's cached code and its v is judged outside the bound (SPEC GRP-1,
-    AD-3). β₂ values no other test uses, so dynamo's own guards cannot match an old entry."""
-    import numpy as np
-
-    from adamspec.adapters.base import GroupSpec
-    from adamspec.conformance.judge import judge_step
-    from adamspec.reference.hyper import Hyper
-
-    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(torch_compiled, "_FX_GRAPH_CACHE", True)
-    adapter = load_adapter("torch.adamw.compiled")
-    hypers = [Hyper(mode="adamw", beta2=b2) for b2 in (0.123, 0.789)]
-    theta, grad = np.zeros(3, np.float32), np.ones(3, np.float32)
-    torch._dynamo.reset()
-    try:
-        session = adapter.open([GroupSpec(h, (theta.copy(),)) for h in hypers], [None, None])
-        session.step([grad, grad])
-        after = session.read()
-    finally:
-        torch._dynamo.reset()  # no entry compiled with the cache on survives this test
-    from adamspec.adapters.base import ParamState
-
-    ok = [judge_step(ParamState(theta), grad, h, a, adapter.capabilities).ok for h, a in zip(hypers, after)]
-    assert ok == [True, False]  # the first group is right, the second got 1 − 0.123
-    assert np.allclose(after[1].v, 1 - 0.123)
-
-
 def test_cuda_paths_are_listed_and_explain_themselves_without_a_gpu():
     names = builtin_names()
     cuda = [n for n in names if ".cuda-" in n]
     assert sorted(cuda) == sorted(f"torch.{f}.cuda-{p}" for f in ("adam", "adamw")
-                                  for p in ("forloop", "foreach", "fused", "capturable", "compiled"))
+                                  for p in ("forloop", "foreach", "fused", "capturable", "compiled",
+                                            "compiled-foreach", "compiled-tensor-lr"))
     for n in cuda:
         why = unavailable_reason(load_adapter(n))
         assert (why is None) == torch.cuda.is_available()
         if why:
             assert "CUDA" in why and n in sweep_exclusions() and n not in builtin_names(sweep=True)
-    assert "torch.adamw.compiled" in sweep_exclusions()
+    assert all(f"torch.{f}.{p}" in sweep_exclusions() for f in ("adam", "adamw")
+               for p in torch_compiled.PATHS)
