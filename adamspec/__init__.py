@@ -15,16 +15,29 @@ def spec_version() -> str:
     return _spec_version()
 
 
-def check(adapter, profile: str = "ci", seed: int | None = None, clauses=None, claim: str | None = None):
+def check(adapter, profile: str = "ci", seed: int | None = None, clauses=None, claim: str | None = None,
+          deviations=()):
     """Run the conformance suite as a library call (for unittest/absltest users).
 
     ``adapter`` is an adapter object or a name (built-in, or ``package.module:attr``);
-    returns a ``RunResult``: ``.verdict`` is "conformant", "non-conformant" or "error",
-    ``.verdicts`` the per-property verdicts with their clauses and counterexamples.
+    ``deviations`` are files of known deviations (TOML ``[[deviation]]`` entries) or
+    ``Deviation`` objects, used beside the built-in ones. Returns a ``RunResult``: ``.verdict``
+    is "conformant", "non-conformant" or "error", ``.verdicts`` the per-property verdicts
+    with their failures and the known deviations they showed; ``.warnings`` (also issued as
+    Python warnings) name the entries that excused nothing.
     """
+    import warnings
+
     from adamspec.adapters.registry import load_adapter
+    from adamspec.conformance import deviations as dev
     from adamspec.conformance.runner import run
 
     if isinstance(adapter, str):
         adapter = load_adapter(adapter, claim)
-    return run(adapter, profile, seed, clauses)
+    entries = dev.builtin()
+    for d in deviations:
+        entries += [d] if isinstance(d, dev.Deviation) else dev.load(d)
+    result = run(adapter, profile, seed, clauses, deviations=entries)
+    for w in result.warnings:
+        warnings.warn(f"adamspec: {w}", stacklevel=2)
+    return result

@@ -113,8 +113,7 @@ def _render(result, fmt: str, out) -> None:
 def _exit_status(result) -> int:
     """1 when a clause failed or the implementation raised/hung inside an example; 2 when
     nothing selected applies to the adapter (a vacuous run must not read as a pass)."""
-    live = [v for v in result.verdicts if not v.expected_failure]
-    if any(v.verdict in ("fail", "error") for v in live):
+    if any(v.verdict in ("fail", "error") for v in result.verdicts):
         return EXIT_FAIL
     if result.verdict != "conformant":
         _err("nothing in this run applies to the adapter: every selected property is not applicable")
@@ -124,7 +123,7 @@ def _exit_status(result) -> int:
 
 def _cmd_run(args) -> int:
     from adamspec.adapters.registry import unavailable_reason
-    from adamspec.conformance import expectations as exp
+    from adamspec.conformance import deviations as dev
     from adamspec.conformance.runner import run, select
 
     adapter, status = _load(args.adapter, args.claim)
@@ -147,17 +146,17 @@ def _cmd_run(args) -> int:
     except KeyError as exc:
         _err(exc.args[0])
         return EXIT_USAGE
-    expectations = exp.builtin()
-    for path in args.expect or []:
+    deviations = dev.builtin()
+    for path in args.deviations or []:
         try:
-            expectations += exp.load(path)
+            deviations += dev.load(path)
         except (OSError, ValueError) as exc:
-            _err(f"cannot read expectations {path}: {exc}")
+            _err(f"cannot read known deviations {path}: {exc}")
             return EXIT_USAGE
     progress, finish = _progress(len(props), quiet=args.quiet)
     try:
-        result = run(adapter, args.profile, args.seed, args.clause, args.max_failures, progress,
-                     expectations, args.example_timeout)
+        result = run(adapter, args.profile, args.seed, clauses=args.clause, max_failures=args.max_failures,
+                     progress=progress, deviations=deviations, example_timeout=args.example_timeout)
     except Exception as exc:  # crashed outside any single example (e.g. while building)
         finish()
         _err(f"adapter {args.adapter} crashed outside any example: {type(exc).__name__}: {exc}")
@@ -196,7 +195,7 @@ def _progress(total: int, quiet: bool):
 
 def _cmd_replay(args) -> int:
     from adamspec.conformance import replay
-    from adamspec.conformance.registry import PROPERTIES, Collector, Violation
+    from adamspec.conformance.registry import Collector, Violation, load
     from adamspec.conformance.report_text import counterexample_text
     from adamspec.conformance.runner import _counterexample
 
@@ -205,7 +204,7 @@ def _cmd_replay(args) -> int:
     except (ValueError, OSError) as exc:
         _err(str(exc))
         return EXIT_USAGE
-    prop = PROPERTIES.get(payload.property)
+    prop = load().get(payload.property)
     if prop is None:
         _err(f"the payload names property {payload.property!r}, which this adamspec does not have")
         return EXIT_USAGE
@@ -309,8 +308,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="judge only these storage dtypes (a subset of the adapter's)")
     p.add_argument("--format", choices=FORMATS, default="terminal")
     p.add_argument("-o", "--output", metavar="FILE", help="write the report here instead of stdout")
-    p.add_argument("--expect", action="append", metavar="FILE",
-                   help="expectation file (TOML [[deviation]] entries) for known deviations")
+    p.add_argument("--deviations", "--expect", dest="deviations", action="append", metavar="FILE",
+                   help="known deviations (TOML [[deviation]] entries), beside the built-in ones; "
+                        "each excuses exactly the failure it names (repeatable)")
     p.add_argument("--example-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="per-example time limit; a hanging example is an error naming its clause")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

@@ -1,26 +1,51 @@
-"""Hyperparameters a conforming implementation must reject at construction (SPEC VAL-1…VAL-4).
+"""Hyperparameters a conforming implementation must reject at construction (SPEC VAL-1…VAL-5).
 
-Data, not code: each row is the keyword arguments given, the clause, and the words of
-which a clear error message names at least one (the hyperparameter or its value).
+Data, not code: each row is one bad value in spec vocabulary, the clause it violates, and the
+words of which a clear error message names at least one (the hyperparameter or its value).
+The ``validation`` property runs every row on its own, in every profile.
 """
 
-import math
+from __future__ import annotations
 
-MUST_REJECT = (
-    # (clause, kwargs, words a clear message contains at least one of)
-    ("VAL-1", {"lr": -1e-3}, ("lr", "learning rate", "-0.001")),
-    ("VAL-1", {"lr": math.nan}, ("lr", "learning rate", "nan")),
-    ("VAL-1", {"lr": math.inf}, ("lr", "learning rate", "inf")),
-    ("VAL-2", {"eps": -1e-8}, ("eps", "epsilon", "-1e-08")),
-    ("VAL-2", {"eps": math.nan}, ("eps", "epsilon", "nan")),
-    ("VAL-2", {"eps": math.inf}, ("eps", "epsilon", "inf")),
-    ("VAL-3", {"betas": (1.0, 0.999)}, ("beta",)),
-    ("VAL-3", {"betas": (0.9, 1.0)}, ("beta",)),
-    ("VAL-3", {"betas": (-0.1, 0.999)}, ("beta",)),
-    ("VAL-3", {"betas": (0.9, 1.5)}, ("beta",)),
-    ("VAL-3", {"betas": (math.nan, 0.999)}, ("beta",)),
-    ("VAL-3", {"betas": (0.9, math.inf)}, ("beta",)),
-    ("VAL-4", {"weight_decay": -0.01}, ("weight_decay", "weight decay", "-0.01")),
-    ("VAL-4", {"weight_decay": math.nan}, ("weight_decay", "weight decay", "nan")),
-    ("VAL-4", {"weight_decay": math.inf}, ("weight_decay", "weight decay", "inf")),
+import math
+from dataclasses import dataclass
+
+_DEFAULTS = {"beta1": 0.9, "beta2": 0.999}
+
+
+@dataclass(frozen=True)
+class MustReject:
+    clause: str
+    name: str  # the one bad setting, e.g. "lr=inf" or "beta2=1.0"; a deviation entry's ``row``
+    words: tuple[str, ...]
+
+    @property
+    def setting(self) -> tuple[str, float]:
+        key, value = self.name.split("=")
+        return key, float(value)
+
+    def kwargs(self) -> dict:
+        """The keyword arguments of an adapter's ``construct`` hook (torch's spelling: ``betas``)."""
+        key, value = self.setting
+        if key in _DEFAULTS:
+            betas = dict(_DEFAULTS, **{key: value})
+            return {"betas": (betas["beta1"], betas["beta2"])}
+        return {key: value}
+
+
+def _rows(clause: str, key: str, values, words, value_names_it: bool = True) -> list[MustReject]:
+    # A value such as 1.0 is too common a string to show that a beta message names it.
+    return [MustReject(clause, f"{key}={v!r}", (*words, repr(v)) if value_names_it else words) for v in values]
+
+
+_LR = ("lr", "learning rate")
+_EPS = ("eps", "epsilon")
+_WD = ("weight_decay", "weight decay")
+MUST_REJECT: tuple[MustReject, ...] = (
+    *_rows("VAL-1", "lr", (-1e-3, math.nan, math.inf), _LR),
+    *_rows("VAL-2", "eps", (-1e-8, math.nan, math.inf), _EPS),
+    *_rows("VAL-3", "beta1", (1.0, -0.1, math.nan), ("beta",), value_names_it=False),
+    *_rows("VAL-3", "beta2", (1.0, 1.5, math.inf), ("beta",), value_names_it=False),
+    *_rows("VAL-4", "weight_decay", (-0.01, math.nan, math.inf), _WD),
 )
+MUST_REJECT_BY_NAME = {r.name: r for r in MUST_REJECT}

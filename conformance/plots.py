@@ -59,7 +59,7 @@ def plot_headroom(report_path: str, path: str) -> str:
     plt = _pyplot()
     with open(report_path, encoding="utf-8") as fh:
         report = json.load(fh)
-    rows = [(c["id"], c["max_bound_fraction"]) for c in report["clauses"]
+    rows = [(c["id"], c["max_bound_fraction"]) for c in report["properties"]
             if isinstance(c.get("max_bound_fraction"), (int, float)) and c["verdict"] == "pass"]
     if not rows:
         raise ValueError(f"{report_path} has no passing clause with a bound fraction")

@@ -25,8 +25,10 @@ def pytest_addoption(parser):
                     help="the mode an optimizer class claims to compute")
     group.addoption("--adamspec-profile", choices=("ci", "default", "thorough"), default="ci")
     group.addoption("--adamspec-seed", type=int, default=None, help="hypothesis seed")
-    group.addoption("--adamspec-xfails", metavar="FILE", action="append", default=[],
-                    help="expectation file (TOML [[deviation]] entries) for known deviations")
+    group.addoption("--adamspec-deviations", "--adamspec-xfails", dest="adamspec_deviations", metavar="FILE",
+                    action="append", default=[],
+                    help="known deviations (TOML [[deviation]] entries), beside the built-in ones; each "
+                         "excuses exactly the failure it names (repeatable)")
 
 
 def _adapter_names(config) -> list[str]:
@@ -37,11 +39,11 @@ def _adapter_names(config) -> list[str]:
 
 
 class _State:
-    """Adapters loaded once per session, and which expectation entries were used."""
+    """Adapters loaded once per session, the known deviations, and the verdicts seen."""
 
     def __init__(self, config):
         from adamspec.adapters.registry import UsageError, load_adapter, unavailable_reason
-        from adamspec.conformance import expectations as exp
+        from adamspec.conformance import deviations as dev
 
         self.adapters = {}
         for name in _adapter_names(config):
@@ -52,10 +54,13 @@ class _State:
             why = unavailable_reason(self.adapters[name])
             if why:
                 raise pytest.UsageError(f"adamspec: adapter {name} cannot run here: {why}")
-        self.expectations = exp.builtin()
-        for path in config.getoption("--adamspec-xfails"):
-            self.expectations += exp.load(path)
-        self.used = set()
+        self.deviations = dev.builtin()
+        for path in config.getoption("adamspec_deviations"):
+            try:
+                self.deviations += dev.load(path)
+            except (OSError, ValueError) as exc:
+                raise pytest.UsageError(f"adamspec: cannot read known deviations {path}: {exc}") from None
+        self.verdicts: dict[str, list] = {a.capabilities.name: [] for a in self.adapters.values()}
 
 
 def pytest_configure(config):
@@ -93,32 +98,45 @@ def pytest_generate_tests(metafunc):
 
 
 def run_as_test(prop, adapter, config):
-    """Run one property against one adapter and turn the verdict into a pytest outcome."""
-    from adamspec.conformance.report_text import counterexample_text
+    """Run one property against one adapter and turn the verdict into a pytest outcome: a
+    failure fails (with every known deviation it also showed), a property whose only failures
+    are known deviations is an xfail naming them."""
+    from adamspec.conformance.report_text import counterexample_text, excused_text
     from adamspec.conformance.runner import run_property
 
     state = config._adamspec
-    v = run_property(prop, adapter, config.getoption("--adamspec-profile"),
-                     config.getoption("--adamspec-seed"))
+    v = run_property(prop, adapter, config.getoption("--adamspec-profile"), config.getoption("--adamspec-seed"),
+                     deviations=state.deviations)
+    state.verdicts[adapter.capabilities.name].append(v)
     if v.verdict == "not-applicable":
         pytest.skip(f"not applicable: {v.reason}")
+    excused = [excused_text(x) for x in v.excused]
     if v.verdict in ("fail", "error"):
-        for e in state.expectations:
-            if e.covers(adapter.capabilities.name, v.clauses, v.property, v.counterexample):
-                state.used.add(e)
-                pytest.xfail(f"known deviation {e.label()}: {e.reason}")
-        if v.verdict == "error":
-            pytest.fail(f"{prop.clause} {prop.name}: the implementation raised: {v.reason}", pytrace=False)
-        pytest.fail(counterexample_text(v.counterexample), pytrace=False)
+        head = f"{prop.clause} {prop.name}: the implementation raised: {v.reason}" if v.verdict == "error" \
+            else v.reason
+        parts = [p for p in (head, *(counterexample_text(cx) for cx in v.failures), *excused) if p]
+        pytest.fail("\n\n".join(parts), pytrace=False)
+    if v.excused:
+        pytest.xfail("; ".join(f"known deviation {x.label}: {x.reason}" for x in v.excused))
+
+
+def _stale(config) -> list[str]:
+    from adamspec.conformance import deviations as dev
+
+    state = getattr(config, "_adamspec", None)
+    if state is None:
+        return []
+    return [w for name, verdicts in state.verdicts.items() for w in dev.stale(state.deviations, name, verdicts)]
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    stale = _stale(config)
+    if stale:
+        terminalreporter.section("adamspec: known deviations that excused nothing")
+        for w in stale:
+            terminalreporter.line(f"warning: {w}")
 
 
 def pytest_sessionfinish(session):
-    state = getattr(session.config, "_adamspec", None)
-    if state is None:
-        return
-    import fnmatch
-
-    for e in (e for e in state.expectations if not e.builtin):
-        if e not in state.used and any(fnmatch.fnmatchcase(n, e.adapter) for n in state.adapters):
-            warnings.warn(f"adamspec: expectation for {e.label()} on {e.adapter} matched no failure: "
-                          f"{e.reason}", stacklevel=1)
+    for w in _stale(session.config):
+        warnings.warn(f"adamspec: {w}", stacklevel=1)

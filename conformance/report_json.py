@@ -1,25 +1,33 @@
-"""The machine-readable report: a versioned JSON document (schema ``adamspec-report/1``).
+"""The machine-readable report: a versioned JSON document (schema ``adamspec-report/2``).
 
 The document is described by the JSON Schema (draft 2020-12) shipped beside this module as
 ``report.schema.json`` (``schema()`` loads it). Its shape::
 
     {
-      "schema": "adamspec-report/1",
+      "schema": "adamspec-report/2",
       "adapter": "torch.adamw.fused",          # adapter name
       "capabilities": {...},                    # the adapter's capability record, as given
       "profile": "ci", "seed": 1234,            # also inside "environment" unless it says otherwise
       "environment": {...},                     # python, numpy, torch, device, adamspec, spec, ...
       "verdict": "conformant" | "non-conformant" | "error",
-      "counts": {"pass": n, "fail": n, "not-applicable": n, "error": n},
-      "seconds": 12.3,                          # sum of the properties' times
-      "clauses": [                              # one object per property verdict, in run order
+      "counts": {"pass": n, "fail": n, "not-applicable": n, "error": n, "excused": n},
+      "seconds": 12.3,                          # the run's wall time
+      "warnings": ["..."],                      # e.g. known-deviation entries that excused nothing
+      "properties": [                           # one object per property verdict, in run order
         {"id": "AW-3", "clauses": ["AW-3", ...], "property": "...", "title": "...",
          "requirement": "...", "verdict": "pass" | "fail" | "not-applicable" | "error",
+         "refuted": ["VAL-3", ...],             # the clauses its failures refute
          "examples": n, "max_ulp": x | null, "max_bound_fraction": x | null,
-         "exempt_elements": n, "seconds": x, "reason": "...", "expected_failure": "...",
-         "counterexample": {...} | null, "replay": "..." | null}
+         "exempt_elements": n, "seconds": x, "reason": "...",
+         "failures": [{...}, ...],              # counterexamples no known deviation excuses
+         "excused": [{"label": "VAL-1 lr=inf", "reason": "...", "counterexample": {...}}, ...],
+         "counterexample": {...} | null, "replay": "..." | null}   # the first failure, for convenience
       ]
     }
+
+Version 2 (against 1): "clauses" is "properties"; "expected_failure" gave way to "failures",
+"excused" and "refuted"; counts gained "excused"; "warnings" is new; a counterexample's
+"clause" is the one clause it refutes, and it gained "kind", "row", "zero_dim" and "layout".
 
 A counterexample carries every field of ``results.Counterexample``; its elements carry every
 field of ``results.Element`` plus ``inputs_hex``, ``expected_hex``, ``bound_hex`` and ``got_hex``
@@ -34,7 +42,7 @@ every finite float is a JSON number that reads back to the same binary64 value. 
 lists, numpy scalars and arrays plain numbers and lists, anything else its ``str``.
 
 Versioning. ``"schema"`` names the document's version. Adding an optional field keeps
-``adamspec-report/1`` together with an updated schema file; renaming, removing or changing the
+``adamspec-report/2`` together with an updated schema file; renaming, removing or changing the
 meaning of a field makes ``adamspec-report/2``.
 """
 
@@ -52,7 +60,7 @@ import numpy as np
 from adamspec.conformance.report_text import hex64, requirement_of, storage_bits, total_seconds
 from adamspec.conformance.results import Counterexample, Element, PropertyVerdict, RunResult
 
-SCHEMA = "adamspec-report/1"
+SCHEMA = "adamspec-report/2"
 SCHEMA_FILE = "report.schema.json"
 
 
@@ -136,6 +144,10 @@ def counterexample_dict(cx: Counterexample) -> dict:
         "elements": [element_dict(e, cx.storage) for e in cx.elements],
         "case_json": cx.case_json,
         "replay": cx.replay,
+        "kind": cx.kind,
+        "row": cx.row,
+        "zero_dim": cx.zero_dim,
+        "layout": cx.layout,
     }
 
 
@@ -154,14 +166,17 @@ def verdict_dict(v: PropertyVerdict) -> dict:
         "exempt_elements": int(v.exempt_elements),
         "seconds": json_float(v.seconds),
         "reason": v.reason,
-        "expected_failure": v.expected_failure,
+        "refuted": list(v.clauses_refuted),
+        "failures": [counterexample_dict(c) for c in v.failures],
+        "excused": [{"label": x.label, "reason": x.reason, "counterexample": counterexample_dict(x.counterexample)}
+                    for x in v.excused],
         "counterexample": None if cx is None else counterexample_dict(cx),
         "replay": (cx.replay or None) if cx is not None else None,
     }
 
 
 def to_dict(result: RunResult) -> dict:
-    """The report as plain JSON-safe data (schema ``adamspec-report/1``)."""
+    """The report as plain JSON-safe data (schema ``adamspec-report/2``)."""
     environment = plain(dict(result.environment))
     environment.setdefault("profile", result.profile)
     environment.setdefault("seed", plain(result.seed))
@@ -175,7 +190,8 @@ def to_dict(result: RunResult) -> dict:
         "verdict": result.verdict,
         "counts": result.counts(),
         "seconds": json_float(total_seconds(result)),
-        "clauses": [verdict_dict(v) for v in result.verdicts],
+        "warnings": list(result.warnings),
+        "properties": [verdict_dict(v) for v in result.verdicts],
     }
 
 

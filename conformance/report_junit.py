@@ -6,9 +6,11 @@ classname="adamspec.<adapter>" name="<clause> <property>">`` per property verdic
 - fail → ``<failure message=...>`` with the counterexample block as its text;
 - error → ``<error message=...>`` with the reason;
 - not-applicable → ``<skipped message=reason>``;
-- a failure or error covered by an expected-failure entry → ``<skipped type="expected-failure">``
-  with the block as its text (as pytest reports an xfail), so that the XML's failures and errors
-  agree with the run's verdict.
+- a property whose only failures are known deviations → ``<skipped type="known-deviation">``
+  with their blocks as its text (as pytest reports an xfail), so that the XML's failures and
+  errors agree with the run's verdict; beside a failure, the known deviations follow its block.
+
+Warnings (stale deviation entries) go to the suite's ``<system-err>``.
 
 The run's environment, adapter, profile, seed and verdict are ``<properties>`` of the suite.
 """
@@ -18,7 +20,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from adamspec.conformance.report_text import counterexample_text, is_expected, total_seconds
+from adamspec.conformance.report_text import counterexample_text, excused_text, total_seconds
 from adamspec.conformance.results import PropertyVerdict, RunResult
 
 # characters XML 1.0 cannot carry at all, even escaped
@@ -34,10 +36,10 @@ def _first_line(text: str) -> str:
 
 
 def _body(v: PropertyVerdict) -> str:
-    if v.counterexample is not None:
-        text = counterexample_text(v.counterexample)
-        return f"{v.reason}\n\n{text}" if v.reason else text
-    return v.reason
+    parts = [v.reason] if v.reason else []
+    parts += [counterexample_text(cx) for cx in v.failures]
+    parts += [excused_text(x) for x in v.excused]
+    return "\n\n".join(parts)
 
 
 def _message(v: PropertyVerdict) -> str:
@@ -53,10 +55,10 @@ def _testcase(suite: ET.Element, adapter: str, v: PropertyVerdict) -> str:
         "name": _clean(f"{v.clause} {v.property}"),
         "time": f"{v.seconds:.3f}",
     })
-    if is_expected(v):
+    if v.verdict == "pass" and v.excused:
         el = ET.SubElement(case, "skipped", {
-            "type": "expected-failure",
-            "message": _clean(f"expected {v.verdict} ({v.expected_failure}): {_message(v)}"),
+            "type": "known-deviation",
+            "message": _clean("known deviation " + "; ".join(f"{x.label}: {x.reason}" for x in v.excused)),
         })
         el.text = _clean(_body(v))
         return "skipped"
@@ -95,6 +97,8 @@ def to_junit(result: RunResult) -> str:
         "skipped": str(tally["skipped"]),
         "time": f"{total_seconds(result):.3f}",
     }
+    if result.warnings:
+        ET.SubElement(suite, "system-err").text = _clean("\n".join(f"warning: {w}" for w in result.warnings))
     suite.attrib.update(attrs)
     suites.attrib.update({k: v for k, v in attrs.items() if k != "skipped"})
     ET.indent(suites)

@@ -11,10 +11,10 @@ import html
 
 from adamspec.conformance.report_text import (
     counterexample_text,
+    excused_text,
     fmt_fraction,
     fmt_seconds,
     fmt_ulps,
-    is_expected,
     summary_line,
     verdict_label,
 )
@@ -32,7 +32,7 @@ def _cell(text: str) -> str:
 
 
 def _marker(v: PropertyVerdict, bold: tuple[str, str] = ("**", "**")) -> str:
-    """pass, _not applicable_, **FAIL**, **ERROR**, **FAIL** (expected)."""
+    """pass, _not applicable_, **FAIL** VAL-3, **ERROR**, pass + 1 known deviation."""
     label = verdict_label(v)
     if v.verdict == "pass":
         return label
@@ -58,16 +58,19 @@ def _details(v: PropertyVerdict) -> str:
     summary = f"{_marker(v, ('<b>', '</b>'))} <code>{html.escape(v.clause)}</code> " \
               f"{html.escape(v.property)}" + (f" — {html.escape(what)}" if what else "")
     parts = []
-    if is_expected(v):
-        parts.append(f"Expected failure: `{_line(v.expected_failure)}`.")
-    if v.verdict == "error" or (v.reason and v.counterexample is not None):
+    if v.verdict == "error" or (v.reason and v.failures):
         parts.append(_fenced(v.reason))
-    if v.counterexample is not None:
-        parts.append(_fenced(counterexample_text(v.counterexample)))
-    elif v.verdict == "fail" and not v.reason:
+    parts += [_fenced(counterexample_text(cx)) for cx in v.failures]
+    if v.verdict == "fail" and not v.failures and not v.reason:
         parts.append("(no counterexample recorded)")
     body = "\n\n".join(parts)
     return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
+
+
+def _excused_details(v: PropertyVerdict) -> list[str]:
+    return [f"<details><summary>known deviation <code>{html.escape(x.label)}</code> "
+            f"{html.escape(v.property)} — {html.escape(_line(x.reason))}</summary>\n\n"
+            f"{_fenced(excused_text(x))}\n\n</details>" for x in v.excused]
 
 
 def to_markdown(result: RunResult) -> str:
@@ -90,6 +93,14 @@ def to_markdown(result: RunResult) -> str:
         lines += ["", "### Failures and errors"]
         for v in problems:
             lines += ["", _details(v)]
+    excused = [d for v in result.verdicts for d in _excused_details(v)]
+    if excused:
+        lines += ["", "### Known deviations seen (excused)"]
+        for d in excused:
+            lines += ["", d]
+    if result.warnings:
+        lines += ["", "### Warnings", ""]
+        lines += [f"- {_line(w)}" for w in result.warnings]
     not_applicable = [v for v in result.verdicts if v.verdict == "not-applicable"]
     if not_applicable:
         lines += ["", "### Not applicable", ""]

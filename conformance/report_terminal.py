@@ -12,11 +12,12 @@ from rich.table import Table
 from rich.text import Text
 
 from adamspec.conformance.report_text import (
+    VERDICT_LABELS,
     counterexample_text,
+    excused_text,
     fmt_fraction,
     fmt_seconds,
     fmt_ulps,
-    is_expected,
     summary_line,
     verdict_label,
 )
@@ -28,7 +29,9 @@ RUN_STYLES = {"conformant": "bold green", "non-conformant": "bold red", "error":
 
 
 def _style(v: PropertyVerdict) -> str:
-    return EXPECTED_STYLE if is_expected(v) else VERDICT_STYLES.get(v.verdict, "")
+    if v.verdict == "pass" and v.excused:
+        return EXPECTED_STYLE
+    return VERDICT_STYLES.get(v.verdict, "")
 
 
 def verdict_table(result: RunResult) -> Table:
@@ -55,24 +58,29 @@ def verdict_table(result: RunResult) -> Table:
     return table
 
 
-def _panel(v: PropertyVerdict) -> Panel:
-    parts = []
-    if v.expected_failure:
-        parts.append(f"expected failure: {v.expected_failure}")
-    if v.reason:
-        parts.append(v.reason)
-    if v.counterexample is not None:
-        parts.append(counterexample_text(v.counterexample))
-    body = "\n\n".join(parts) or "(no counterexample recorded)"
-    style = _style(v)
-    title = Text(f"{verdict_label(v)}: {v.clause} {v.property}", style=style)
-    return Panel(Text(body), title=title, title_align="left", border_style=style, expand=False)
+def _panels(v: PropertyVerdict) -> list[Panel]:
+    """One panel per failure (or the reason alone), and one per known deviation seen."""
+    style = VERDICT_STYLES.get(v.verdict, "")
+    title = Text(f"{VERDICT_LABELS[v.verdict]}: {v.clause} {v.property}", style=style)
+    out = []
+    if v.verdict in ("fail", "error"):
+        bodies = [counterexample_text(cx) for cx in v.failures] or ["(no counterexample recorded)"]
+        if v.reason:
+            bodies[0] = f"{v.reason}\n\n{bodies[0]}" if v.failures else v.reason
+        out += [Panel(Text(b), title=title, title_align="left", border_style=style, expand=False) for b in bodies]
+    for x in v.excused:
+        out.append(Panel(Text(excused_text(x)), title=Text(f"known deviation: {x.label} ({v.property})",
+                                                           style=EXPECTED_STYLE),
+                         title_align="left", border_style=EXPECTED_STYLE, expand=False))
+    return out
 
 
 def render(result: RunResult, console: Console) -> None:
     """Print the run's report on ``console``."""
     console.print(verdict_table(result))
     for v in result.verdicts:
-        if v.verdict in ("fail", "error"):
-            console.print(_panel(v))
+        for panel in _panels(v):
+            console.print(panel)
+    for w in result.warnings:
+        console.print(Text(f"warning: {w}", style=EXPECTED_STYLE), soft_wrap=True)
     console.print(Text(summary_line(result), style=RUN_STYLES.get(result.verdict, "")), soft_wrap=True)

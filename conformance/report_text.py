@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 
-from adamspec.conformance.results import Counterexample, Element, PropertyVerdict, RunResult
+from adamspec.conformance.results import Counterexample, Element, Excused, PropertyVerdict, RunResult
 
 VERDICT_LABELS = {"pass": "pass", "fail": "FAIL", "not-applicable": "not applicable", "error": "error"}
 
@@ -115,34 +115,36 @@ def fmt_hyper(hyper: dict) -> str:
 # -- verdicts ----------------------------------------------------------------------------------
 
 
-def is_expected(v: PropertyVerdict) -> bool:
-    """A failure or error covered by an expectation entry (it does not decide the run's verdict)."""
-    return bool(v.expected_failure) and v.verdict in ("fail", "error")
-
-
 def verdict_label(v: PropertyVerdict) -> str:
+    """``pass``, ``FAIL VAL-3``, ``pass + 1 known deviation``: the verdict, the clauses its
+    failures refute, and how many known deviations were seen (and excused) beside it."""
     label = VERDICT_LABELS.get(v.verdict, v.verdict)
-    return f"{label} (expected)" if is_expected(v) else label
+    if v.verdict == "fail" and v.failures:
+        label += " " + ", ".join(v.clauses_refuted)
+    if v.excused:
+        n = len(v.excused)
+        label += f" + {n} known deviation{'s' if n != 1 else ''}"
+    return label
 
 
 def total_seconds(result: RunResult) -> float:
-    """The sum of the properties' times (a RunResult records no wall time of its own)."""
-    return float(sum(v.seconds for v in result.verdicts))
+    """The run's wall time (the properties' times plus what lies between them)."""
+    return float(result.seconds or sum(v.seconds for v in result.verdicts))
 
 
 def summary_line(result: RunResult) -> str:
-    """``torch.adamw.fused: conformant — 23 pass, 0 fail, 2 not applicable, 0 error in 12.3 s``."""
+    """``torch.adamw.fused: conformant — 20 pass, 0 fail, 2 not applicable, 0 error; 3 known
+    deviations excused; in 12.3 s``."""
     c = result.counts()
-    expected = sum(1 for v in result.verdicts if is_expected(v))
-    fail = f"{c['fail']} fail"
-    expected_fail = sum(1 for v in result.verdicts if is_expected(v) and v.verdict == "fail")
-    if expected_fail:
-        fail += f" ({expected_fail} expected)"
-    error = f"{c['error']} error"
-    if expected - expected_fail:
-        error += f" ({expected - expected_fail} expected)"
-    return (f"{result.adapter}: {result.verdict} — {c['pass']} pass, {fail}, "
-            f"{c['not-applicable']} not applicable, {error} in {total_seconds(result):.1f} s")
+    excused = f"; {c['excused']} known deviation{'s' if c['excused'] != 1 else ''} excused" if c["excused"] else ""
+    return (f"{result.adapter}: {result.verdict} — {c['pass']} pass, {c['fail']} fail, "
+            f"{c['not-applicable']} not applicable, {c['error']} error{excused}; in {total_seconds(result):.1f} s")
+
+
+def excused_text(x: Excused) -> str:
+    """A known deviation seen in the run: the entry, its reason, and its own counterexample."""
+    head = textwrap.fill(f"known deviation {x.label}: {x.reason}", _REQUIREMENT_WIDTH, break_on_hyphens=False)
+    return f"{head}\n\n{counterexample_text(x.counterexample)}"
 
 
 def requirement_of(clause_id: str) -> str:

@@ -28,7 +28,7 @@ class Element:
 
 @dataclass(frozen=True)
 class Counterexample:
-    clause: str
+    clause: str  # the one clause this failure refutes (not the property's whole list)
     requirement: str  # the clause's normative sentence
     adapter: str
     message: str  # what the property saw, one or two sentences
@@ -38,6 +38,19 @@ class Counterexample:
     elements: tuple[Element, ...] = ()
     case_json: str = ""  # the full case, replayable (adamspec.conformance.cases.Case.to_json)
     replay: str = ""  # one-line command that replays exactly this counterexample
+    kind: str = "fail"  # "fail": a requirement was refuted; "error": the implementation raised
+    row: str = ""  # the row of an enumerated table (VAL: "lr=inf"), "" for drawn cases
+    zero_dim: bool = False  # the offending parameter is 0-d (for errors: every parameter is)
+    layout: str = ""  # the offending parameter's memory layout ("strided", ...); "" for errors
+
+
+@dataclass(frozen=True)
+class Excused:
+    """A known deviation seen in a run: the entry that names it and its own minimal counterexample."""
+
+    label: str  # what the entry keys on, e.g. "VAL-1 lr=inf" or "0-d float64 parameters"
+    reason: str
+    counterexample: Counterexample
 
 
 @dataclass
@@ -53,8 +66,19 @@ class PropertyVerdict:
     exempt_elements: int = 0  # elements outside the first-order model (SPEC NUM-7)
     seconds: float = 0.0
     reason: str = ""  # why not applicable, or the error
-    counterexample: Counterexample | None = None
-    expected_failure: str = ""  # the expectation entry that covers a known deviation, if any
+    # Failures no known deviation excuses, each with its own minimal counterexample: one for
+    # a drawn property (the search ends there), one per failing row of an enumerated table.
+    failures: list[Counterexample] = field(default_factory=list)
+    # Known deviations seen, each found and shrunk on its own; the search went on past them.
+    excused: list[Excused] = field(default_factory=list)
+
+    @property
+    def counterexample(self) -> Counterexample | None:
+        return self.failures[0] if self.failures else None
+
+    @property
+    def clauses_refuted(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(c.clause for c in self.failures))
 
 
 @dataclass
@@ -70,21 +94,25 @@ class RunResult:
 
     @property
     def verdict(self) -> str:
-        """conformant / non-conformant / error (an error outranks a failure: the run is unreliable)."""
-        live = [v for v in self.verdicts if not v.expected_failure]
-        if any(v.verdict == "error" for v in live):
+        """conformant / non-conformant / error (an error outranks a failure: the run is unreliable).
+
+        A property's verdict already leaves out what known deviations excuse, and only that:
+        a failure the entries do not name makes the property fail whatever else was excused.
+        """
+        if any(v.verdict == "error" for v in self.verdicts):
             return "error"
-        if any(v.verdict == "fail" for v in live):
+        if any(v.verdict == "fail" for v in self.verdicts):
             return "non-conformant"
-        if not any(v.verdict == "pass" or v.expected_failure for v in self.verdicts):
+        if not any(v.verdict == "pass" for v in self.verdicts):
             return "error"  # nothing was checked: a vacuous run must not read as conformant
         return "conformant"
 
     def counts(self) -> dict[str, int]:
-        """Verdicts by kind; failures an expectation entry covers count as "expected"."""
-        out = {k: 0 for k in (*VERDICTS, "expected")}
+        """Verdicts by kind, and how many known deviations were seen ("excused")."""
+        out = {k: 0 for k in (*VERDICTS, "excused")}
         for v in self.verdicts:
             if v.verdict not in VERDICTS:
                 raise ValueError(f"unknown verdict {v.verdict!r} for {v.property}")
-            out["expected" if v.expected_failure and v.verdict in ("fail", "error") else v.verdict] += 1
+            out[v.verdict] += 1
+            out["excused"] += len(v.excused)
         return out

@@ -12,7 +12,7 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 from hypothesis import example as hypothesis_example
@@ -23,10 +23,11 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 import adamspec
 from adamspec import spec
 from adamspec.adapters.base import Adapter, NotApplicable, UnsupportedCase
-from adamspec.conformance import properties as _properties  # noqa: F401 - registers them
+from adamspec.conformance import deviations as _deviations
+from adamspec.conformance.deviations import Deviation, excusing
 from adamspec.conformance.profiles import hypothesis_settings
-from adamspec.conformance.registry import PROPERTIES, Collector, Property, Violation
-from adamspec.conformance.results import Counterexample, PropertyVerdict, RunResult
+from adamspec.conformance.registry import Collector, Property, Raised, Violation, load
+from adamspec.conformance.results import Counterexample, Excused, PropertyVerdict, RunResult
 
 
 def environment(profile: str, seed: int | None) -> dict:
@@ -48,15 +49,14 @@ def environment(profile: str, seed: int | None) -> dict:
 
 def select(clauses: Iterable[str] | None = None) -> list[Property]:
     """Properties checking any of ``clauses`` (all when None), in registration order."""
+    properties = load()
     if not clauses:
-        return list(PROPERTIES.values())
+        return list(properties.values())
     wanted = {c.upper() for c in clauses}
     unknown = wanted - {c.id for c in spec.clauses()}
     if unknown:
         raise KeyError(f"no such clause(s) in SPEC {spec.spec_version()}: {sorted(unknown)}")
-    return [p for p in PROPERTIES.values() if wanted & set(p.clauses)]
-
-
+    return [p for p in properties.values() if wanted & set(p.clauses)]
 
 
 class ExampleTimeout(Exception):
@@ -99,11 +99,12 @@ def _leaf(exc: BaseException) -> BaseException:
     return exc
 
 
-def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
-                 seed: int | None = None, example_timeout: float | None = 60.0) -> PropertyVerdict:
+def run_property(prop: Property, adapter: Adapter, profile: str = "ci", seed: int | None = None,
+                 example_timeout: float | None = 60.0, deviations: Sequence[Deviation] = ()) -> PropertyVerdict:
+    """One property against one adapter. ``deviations`` excuse exactly the failures they name,
+    and the search goes on past each one (module docstring of ``deviations``)."""
     caps = adapter.capabilities
-    c = spec.clause(prop.clause)
-    verdict = PropertyVerdict(prop.name, prop.clause, prop.clauses, c.title)
+    verdict = PropertyVerdict(prop.name, prop.clause, prop.clauses, spec.clause(prop.clause).title)
     reason = prop.needs(caps)
     if reason:
         verdict.verdict, verdict.reason = "not-applicable", reason
@@ -116,117 +117,211 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci",
             verdict.verdict = "error"
             verdict.reason = f"{prop.clause}: the adapter's warm-up failed: {type(exc).__name__}: {exc}"[:500]
             return verdict
-    collector = Collector()
-    unsupported: list[str] = []
-    hung: list[str] = []
-
-    not_applicable: list[str] = []
-
-    def body(case):
-        if not_applicable:  # decided once: end the run at once (hypothesis stops on the error)
-            raise NotApplicable(not_applicable[0])
-        collector.examples += 1
-        try:
-            _bounded(lambda: prop.check(adapter, case, collector), example_timeout, hung)
-        except NotApplicable as exc:
-            not_applicable.append(str(exc))
-            raise
-        except UnsupportedCase as exc:
-            unsupported.append(str(exc))
-            reject()
-        except Violation as v:
-            if v.case is None:
-                v.case = case
-            raise
-
-    test = given(prop.strategy(caps))(body)
-    for case in reversed(prop.explicit(caps)):
-        test = hypothesis_example(case)(test)
-    test = hypothesis_settings(profile, prop.cost, seeded=seed is not None)(test)
-    if seed is not None:
-        test = hypothesis_seed(seed)(test)
+    claim = getattr(adapter, "claim", None)
+    search = _Search(prop, adapter, list(deviations), example_timeout)
     start = time.perf_counter()
-    try:
-        test()
-    except Violation as v:
-        verdict.verdict = "fail"
-        verdict.counterexample = _counterexample(prop, caps.name, v, getattr(adapter, "claim", None))
-    except NotApplicable as exc:
-        verdict.verdict, verdict.reason = "not-applicable", str(exc)
-    except Unsatisfiable:
-        verdict.verdict = "not-applicable"
-        verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
-    except Exception as exc:  # the implementation raised: an error naming the property
-        leaf = _leaf(exc)
-        if isinstance(leaf, NotApplicable):
-            verdict.verdict, verdict.reason = "not-applicable", str(leaf)
-        elif isinstance(leaf, Violation):  # several distinct failures, or a flaky one
-            verdict.verdict = "fail"
-            verdict.counterexample = _counterexample(prop, caps.name, leaf, getattr(adapter, "claim", None))
-            if isinstance(exc, FlakyFailure):
-                verdict.reason = "the failure did not reproduce on every replay (flaky implementation?)"
-            else:
-                n = len(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else 1
-                verdict.reason = f"{n} distinct failures; the first is shown"
-        else:
-            verdict.verdict = "error"
-            verdict.reason = f"{prop.clause}: {type(leaf).__name__}: {leaf}".strip()[:500]
+    if prop.rows is not None:
+        search.table(verdict, claim)
+    else:
+        search.drawn(verdict, profile, seed, claim)
     verdict.seconds = time.perf_counter() - start
-    verdict.examples = collector.examples
-    verdict.max_bound_fraction = collector.max_fraction
-    verdict.max_ulp = collector.max_ulp
-    verdict.exempt_elements = collector.exempt
+    c = search.collector
+    verdict.examples, verdict.max_bound_fraction, verdict.max_ulp, verdict.exempt_elements = (
+        c.examples, c.max_fraction, c.max_ulp, c.exempt)
     return verdict
 
 
-def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None) -> Counterexample:
-    from adamspec.conformance.replay import replay_command
+class _Search:
+    """The search for failures that no known deviation excuses.
 
+    A drawn property is searched again after each newly excused deviation, with that entry
+    now excusing: every deviation gets its own minimal counterexample (the shrunk failure of
+    the search in which it was the first unexcused one), and the last search looks only for
+    failures no entry names. Each search adds one entry, so there are at most one more
+    searches than entries that match.
+    """
+
+    def __init__(self, prop: Property, adapter: Adapter, deviations: list[Deviation], timeout: float | None):
+        self.prop, self.adapter, self.deviations, self.timeout = prop, adapter, deviations, timeout
+        self.name = adapter.capabilities.name
+        self.active: list[Deviation] = []  # entries that now excuse, in the order they were seen
+        self.minimal: dict[Deviation, Counterexample] = {}
+        self.first_seen: dict[Deviation, Violation] = {}
+        self.collector = Collector(excuse=self._excuse)
+        self.hung: list[str] = []
+
+    def _entry(self, v: Violation) -> Deviation | None:
+        return excusing(self.deviations, self.name, self.prop.name,
+                        _counterexample(self.prop, self.name, v, replayable=False))
+
+    def _excuse(self, v: Violation) -> bool:
+        entry = self._entry(v)
+        if entry is None:
+            return False
+        self.first_seen.setdefault(entry, v)
+        return entry in self.active or self.prop.rows is not None
+
+    def _run_one(self, case) -> None:
+        """The check on one case; failures go through the collector, exceptions become errors."""
+        self.collector.examples += 1
+        try:
+            _bounded(lambda: self.prop.check(self.adapter, case, self.collector), self.timeout, self.hung)
+        except (NotApplicable, UnsupportedCase, ExampleTimeout):
+            raise
+        except Violation as v:
+            if v.case is None:
+                v.case = case
+            self.collector.fail(v)
+        except Exception as exc:  # the implementation (or an adapter) raised on this case
+            self.collector.fail(Raised(exc, case, self.prop.clause))
+
+    def _excused(self, claim) -> list[Excused]:
+        out = []
+        for entry in dict.fromkeys([*self.active, *self.first_seen]):
+            cx = self.minimal.get(entry) or _counterexample(self.prop, self.name, self.first_seen[entry], claim)
+            out.append(Excused(entry.label(), entry.reason, cx))
+        return out
+
+    def table(self, verdict: PropertyVerdict, claim) -> None:
+        """Every row on its own: an excused row says nothing about the others."""
+        rows = self.prop.rows(self.adapter.capabilities)
+        for row in rows:
+            try:
+                self._run_one(row.case)
+            except NotApplicable as exc:
+                verdict.verdict, verdict.reason = "not-applicable", str(exc)
+                return
+            except Violation as v:
+                verdict.failures.append(_counterexample(self.prop, self.name, v, claim))
+            except ExampleTimeout as exc:
+                verdict.verdict, verdict.reason = "error", f"{self.prop.clause}: {exc}"
+        verdict.excused = self._excused(claim)
+        if verdict.verdict == "pass" and verdict.failures:
+            verdict.verdict = "error" if any(c.kind == "error" for c in verdict.failures) else "fail"
+            verdict.reason = f"{len(verdict.failures)} of {len(rows)} rows fail"
+
+    def drawn(self, verdict: PropertyVerdict, profile: str, seed: int | None, claim) -> None:
+        while True:
+            found = self._hypothesis(verdict, profile, seed)
+            if found is None:
+                break
+            v, note = found
+            entry = self._entry(v)
+            if entry is not None and entry not in self.active:
+                self.minimal[entry] = _counterexample(self.prop, self.name, v, claim)
+                self.active.append(entry)
+                continue  # search again, this deviation now excused
+            verdict.verdict = v.kind
+            verdict.failures = [_counterexample(self.prop, self.name, v, claim)]
+            verdict.reason = note or (v.message if v.kind == "error" else "")
+            break
+        verdict.excused = self._excused(claim)
+
+    def _hypothesis(self, verdict: PropertyVerdict, profile: str, seed: int | None):
+        """One hypothesis search: (the minimal unexcused failure, a note) or None; a verdict
+        that needs no counterexample (not applicable, a hang) is written into ``verdict``."""
+        prop, caps = self.prop, self.adapter.capabilities
+        unsupported: list[str] = []
+        not_applicable: list[str] = []
+
+        def body(case):
+            if not_applicable:  # decided once: end the run at once (hypothesis stops on the error)
+                raise NotApplicable(not_applicable[0])
+            try:
+                self._run_one(case)
+            except NotApplicable as exc:
+                not_applicable.append(str(exc))
+                raise
+            except UnsupportedCase as exc:
+                unsupported.append(str(exc))
+                reject()
+
+        test = given(prop.strategy(caps))(body)
+        for case in reversed(prop.explicit(caps)):
+            test = hypothesis_example(case)(test)
+        test = hypothesis_settings(profile, prop.cost, seeded=seed is not None)(test)
+        if seed is not None:
+            test = hypothesis_seed(seed)(test)
+        try:
+            test()
+        except Violation as v:
+            return v, ""
+        except NotApplicable as exc:
+            verdict.verdict, verdict.reason = "not-applicable", str(exc)
+        except Unsatisfiable:
+            verdict.verdict = "not-applicable"
+            verdict.reason = unsupported[-1] if unsupported else "no case this adapter can run"
+        except Exception as exc:
+            leaf = _leaf(exc)
+            if isinstance(leaf, NotApplicable):
+                verdict.verdict, verdict.reason = "not-applicable", str(leaf)
+            elif isinstance(leaf, Violation):  # several distinct failures, or a flaky one
+                if isinstance(exc, FlakyFailure):
+                    return leaf, "the failure did not reproduce on every replay (flaky implementation?)"
+                n = len(exc.exceptions) if isinstance(exc, BaseExceptionGroup) else 1
+                return leaf, f"{n} distinct failures; the first is shown"
+            else:  # a hang, or hypothesis itself refused
+                verdict.verdict = "error"
+                verdict.reason = f"{prop.clause}: {type(leaf).__name__}: {leaf}".strip()[:500]
+        return None
+
+
+def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
+                    replayable: bool = True) -> Counterexample:
+    """The report of one failure, filed under the clause it refutes; ``replayable=False`` is the
+    cheap form that deviation entries are matched against during a search (no replay made)."""
     case = v.case
-    hyper = case.hypers[v.param] if case is not None and case.params else None
+    params = case.params if case is not None else []
+    hyper = case.hypers[v.param or 0] if params else None
+    layout = ""
+    if v.param is None:  # an error: no offending parameter, so 0-d only if every one is
+        zero_dim = bool(params) and all(np.ndim(p.init) == 0 for p in params)
+    else:
+        zero_dim = bool(params) and np.ndim(params[v.param].init) == 0
+        layout = params[v.param].layout if params else ""
+    replay = ""
+    if replayable and case is not None:
+        from adamspec.conformance.replay import replay_command
+
+        replay = replay_command(prop.name, adapter_name, case, claim)
     return Counterexample(
-        clause=prop.clause, requirement=spec.clause(prop.clause).requirement, adapter=adapter_name,
+        clause=v.clause, requirement=spec.clause(v.clause).requirement, adapter=adapter_name,
         message=v.message,
         hyper={} if hyper is None else {k: (getattr(hyper, k).value if k == "mode" else getattr(hyper, k))
                                         for k in hyper.__dataclass_fields__},
-        storage=case.dtype if case is not None and case.params else "",
+        storage=case.dtype if params else "",
         step=v.step, elements=v.elements,
-        case_json=case.to_json() if case is not None else "",
-        replay=replay_command(prop.name, adapter_name, case, claim) if case is not None else "",
+        case_json=case.to_json() if case is not None and replayable else "",
+        replay=replay, kind=v.kind, row=v.row, zero_dim=zero_dim, layout=layout,
     )
 
 
 def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         clauses: Iterable[str] | None = None, max_failures: int | None = None,
         progress: Callable[[Property, PropertyVerdict | None], None] | None = None,
-        expectations: list | None = None, example_timeout: float | None = 60.0) -> RunResult:
-    """Run every selected property; stop early after ``max_failures`` failures.
+        deviations: Sequence[Deviation] | None = None, example_timeout: float | None = 60.0) -> RunResult:
+    """Run every selected property; stop early after ``max_failures`` failing properties.
 
-    ``expectations`` (default: the built-in known deviations) mark covered failures as
-    expected; stale entries become warnings on the result.
+    ``deviations`` (default: the built-in known deviations) excuse exactly the failures they
+    name; entries that excused nothing where their clause was checked become warnings.
     """
-    from adamspec.conformance import expectations as _exp
-
+    deviations = _deviations.builtin() if deviations is None else list(deviations)
     result = RunResult(adapter.capabilities.name, adapter.capabilities.as_dict(), profile,
                        seed if seed is not None else 0, environment(profile, seed))
     start = time.perf_counter()
+    failures = 0
     try:
-        _run_into(result, adapter, profile, seed, clauses, max_failures, progress, example_timeout)
+        for prop in select(clauses):
+            if progress:
+                progress(prop, None)
+            v = run_property(prop, adapter, profile, seed, example_timeout, deviations)
+            result.verdicts.append(v)
+            if progress:
+                progress(prop, v)
+            failures += v.verdict == "fail"
+            if max_failures is not None and failures >= max_failures:
+                break
     finally:
         result.seconds = time.perf_counter() - start
-    result.warnings += _exp.apply(result, _exp.builtin() if expectations is None else expectations)
+    result.warnings += _deviations.stale(deviations, result.adapter, result.verdicts)
     return result
-
-
-def _run_into(result, adapter, profile, seed, clauses, max_failures, progress, example_timeout) -> None:
-    failures = 0
-    for prop in select(clauses):
-        if progress:
-            progress(prop, None)
-        v = run_property(prop, adapter, profile, seed, example_timeout)
-        result.verdicts.append(v)
-        if progress:
-            progress(prop, v)
-        failures += v.verdict == "fail"
-        if max_failures is not None and failures >= max_failures:
-            break

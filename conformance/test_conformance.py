@@ -6,8 +6,7 @@ Collected with ``pytest --pyargs adamspec.conformance --adapter NAME``.
 import pytest
 
 from adamspec.conformance.plugin import run_as_test
-from adamspec.conformance.registry import PROPERTIES
-from adamspec.conformance.runner import select  # noqa: F401 - registers the properties
+from adamspec.conformance.registry import load
 
 
 def _make(prop):
@@ -21,5 +20,5 @@ def _make(prop):
     return test
 
 
-for _prop in PROPERTIES.values():
+for _prop in load().values():
     globals()[f"test_{_prop.name}"] = _make(_prop)

@@ -41,13 +41,13 @@ def test_wrong_optimizer_exits_1_with_a_validated_json_report(wrong_run):
     assert proc.returncode == 1, proc.stderr
     jsonschema.validate(report, schema())
     assert report["verdict"] == "non-conformant"
-    failed = [c for c in report["clauses"] if c["verdict"] == "fail"]
+    failed = [c for c in report["properties"] if c["verdict"] == "fail"]
     assert failed and failed[0]["counterexample"]["replay"].startswith("adamspec replay ")
 
 
 def test_replay_reproduces_the_counterexample(wrong_run):
     _, report = wrong_run
-    cmd = next(c for c in report["clauses"] if c["verdict"] == "fail")["counterexample"]["replay"]
+    cmd = next(c for c in report["properties"] if c["verdict"] == "fail")["counterexample"]["replay"]
     proc = adamspec(*cmd.split()[1:])
     assert proc.returncode == 1 and "FAILS" in proc.stdout, proc.stdout + proc.stderr
 
@@ -66,22 +66,23 @@ def test_junit_and_markdown_formats(tmp_path):
             assert "| AW-3" in text or "AW-3" in text
 
 
-@pytest.mark.parametrize("name,clause,status,words", [
-    ("raises_in_step", "AW-3", 1, "kernel launch failed"),
-    ("nan_everywhere", "AW-3", 1, "differs from"),
-    ("wrong_shape", "AW-3", 1, "shape"),
-    ("wrong_dtype", "AW-3", 1, "AW-3"),
-    ("mutates_gradient", "MUT-1", 1, "gradient changed"),
+@pytest.mark.parametrize("name,clause,status,words,refuted", [
+    ("raises_in_step", "AW-3", 1, "kernel launch failed", ["AW-3"]),  # an error, filed under the property's clause
+    ("nan_everywhere", "AW-3", 1, "m differs from", ["AD-2"]),  # m is wrong first, so AD-2
+    ("wrong_shape", "AW-3", 1, "shape", ["STATE-4"]),
+    ("wrong_dtype", "AW-3", 1, "theta differs", ["AW-3"]),
+    ("mutates_gradient", "MUT-1", 1, "gradient changed", ["MUT-1"]),
 ])
-def test_broken_adapters_get_a_clear_per_clause_verdict(name, clause, status, words, tmp_path):
+def test_broken_adapters_get_a_clear_per_clause_verdict(name, clause, status, words, refuted, tmp_path):
     out = tmp_path / "r.json"
     proc = adamspec("run", "--adapter", f"broken_adapters:{name}", "--clause", clause, "--format", "json",
                     "-o", str(out), "-q")
     assert proc.returncode == status, proc.stderr
     report = json.loads(out.read_text())
-    row = next(c for c in report["clauses"] if clause in c["clauses"])
+    row = next(c for c in report["properties"] if clause in c["clauses"])
     assert row["verdict"] in ("fail", "error")
-    assert words in json.dumps(row), row
+    assert words in json.dumps(row["failures"] or row["reason"]), row
+    assert row["refuted"] == refuted
     assert "Traceback" not in proc.stderr
 
 
@@ -90,7 +91,7 @@ def test_a_hanging_adapter_is_an_error_naming_the_clause(tmp_path):
     proc = adamspec("run", "--adapter", "broken_adapters:hangs", "--clause", "AW-3", "--example-timeout", "1",
                     "--format", "json", "-o", str(out), "-q", timeout=120)
     report = json.loads(out.read_text())
-    row = next(c for c in report["clauses"] if c["id"] == "AW-3")
+    row = next(c for c in report["properties"] if c["id"] == "AW-3")
     assert row["verdict"] == "error" and "per-example limit" in row["reason"]
     assert proc.returncode == 1
 
@@ -145,4 +146,4 @@ def test_dtypes_narrows_what_is_judged(tmp_path):
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["capabilities"]["dtypes"] == ["bfloat16"]
-    assert all(c["counterexample"] is None for c in report["clauses"])
+    assert all(c["counterexample"] is None for c in report["properties"])

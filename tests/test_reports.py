@@ -14,7 +14,7 @@ from ml_dtypes import bfloat16
 from rich.console import Console
 
 from adamspec.conformance import report_json, report_junit, report_markdown, report_terminal, report_text
-from adamspec.conformance.results import Counterexample, Element, PropertyVerdict, RunResult
+from adamspec.conformance.results import Counterexample, Element, Excused, PropertyVerdict, RunResult
 from adamspec.spec import clause
 
 REPLAY = "adamspec replay --adapter torch.adamw.fused --case 'AW-3/7f3a'"
@@ -78,7 +78,7 @@ def pass_run() -> RunResult:
 @pytest.fixture
 def fail_run() -> RunResult:
     failing = verdict("test_uniform_decay", "AW-3", verdict="fail", examples=17, max_ulp=math.inf,
-                      max_bound_fraction=math.inf, seconds=0.75, counterexample=counterexample())
+                      max_bound_fraction=math.inf, seconds=0.75, failures=[counterexample()])
     return run([*passing(), failing])
 
 
@@ -88,7 +88,7 @@ def mixed_run() -> RunResult:
                  reason="adapter declares amsgrad=False")
     err = verdict("test_state_injection", "STATE-3", verdict="error", reason="RuntimeError: boom\ntraceback")
     failing = verdict("test_uniform_decay", "AW-3", verdict="fail", examples=17, max_ulp=3.0,
-                      max_bound_fraction=1.5, counterexample=counterexample())
+                      max_bound_fraction=1.5, failures=[counterexample()])
     return run([*passing(), na, err, failing])
 
 
@@ -147,12 +147,12 @@ def test_json_validates_against_schema(fixture, request):
     doc = json.loads(report_json.to_json(result))
     jsonschema.Draft202012Validator.check_schema(report_json.schema())
     jsonschema.Draft202012Validator(report_json.schema()).validate(doc)
-    assert doc["schema"] == "adamspec-report/1"
+    assert doc["schema"] == "adamspec-report/2"
     assert doc["verdict"] == result.verdict
     assert doc["counts"] == result.counts()
     assert doc["profile"] == "ci" and doc["seed"] == 1234
     assert doc["environment"]["torch"] == "2.13.0" and doc["environment"]["seed"] == 1234
-    assert [c["id"] for c in doc["clauses"]] == [v.clause for v in result.verdicts]
+    assert [c["id"] for c in doc["properties"]] == [v.clause for v in result.verdicts]
 
 
 def test_json_text_is_strict_json(fail_run):
@@ -165,7 +165,7 @@ def test_json_text_is_strict_json(fail_run):
 def test_json_failure_carries_counterexample_with_hex(fail_run):
     doc = report_json.to_dict(fail_run)
     assert doc["verdict"] == "non-conformant"
-    failed = [c for c in doc["clauses"] if c["verdict"] == "fail"]
+    failed = [c for c in doc["properties"] if c["verdict"] == "fail"]
     assert len(failed) == 1
     c = failed[0]
     assert c["replay"] == REPLAY and c["max_ulp"] == "inf"
@@ -186,7 +186,7 @@ def test_json_failure_carries_counterexample_with_hex(fail_run):
 def test_json_mixed_verdicts(mixed_run):
     doc = report_json.to_dict(mixed_run)
     assert doc["verdict"] == "error"
-    by_id = {c["id"]: c for c in doc["clauses"]}
+    by_id = {c["id"]: c for c in doc["properties"]}
     assert by_id["AMS-1"]["verdict"] == "not-applicable" and by_id["AMS-1"]["counterexample"] is None
     assert by_id["STATE-3"]["reason"].startswith("RuntimeError")
     assert by_id["AD-2"]["max_bound_fraction"] == 0.43
@@ -235,10 +235,43 @@ def test_junit_failure_body_is_the_counterexample(fail_run):
     assert failure.text.strip() == report_text.counterexample_text(counterexample())
 
 
-def test_junit_expected_failure_is_skipped(fail_run):
-    fail_run.verdicts[-1].expected_failure = "torch-2.13-bf16-fused"
+def _excused() -> Excused:
+    return Excused("AW-3 bfloat16", "torch 2.13 fused bf16", counterexample())
+
+
+def test_junit_a_property_showing_only_a_known_deviation_is_skipped(fail_run):
+    v = fail_run.verdicts[-1]
+    v.verdict, v.excused, v.failures = "pass", [_excused()], []
     assert fail_run.verdict == "conformant"
-    assert _junit_counts(report_junit.to_junit(fail_run))["failures"] == 0
+    counts = _junit_counts(report_junit.to_junit(fail_run))
+    assert counts["failures"] == 0 and counts["skipped"] == 1
+
+
+def test_a_failure_beside_a_known_deviation_shows_both_everywhere(fail_run):
+    v = fail_run.verdicts[-1]
+    v.excused = [_excused()]
+    assert fail_run.verdict == "non-conformant"
+    assert _junit_counts(report_junit.to_junit(fail_run))["failures"] == 1
+    doc = report_json.to_dict(fail_run)
+    row = doc["properties"][-1]
+    assert row["refuted"] == ["AW-3"] and row["excused"][0]["label"] == "AW-3 bfloat16"
+    assert row["excused"][0]["counterexample"]["replay"] == REPLAY
+    md = report_markdown.to_markdown(fail_run)
+    assert "Known deviations seen" in md and "torch 2.13 fused bf16" in md
+    console = Console(record=True, width=120, color_system=None)
+    report_terminal.render(fail_run, console)
+    out = console.export_text()
+    assert "known deviation: AW-3 bfloat16" in out and "FAIL AW-3 + 1 known deviation" in out
+
+
+def test_warnings_appear_in_every_format(pass_run):
+    pass_run.warnings.append("known deviation AD-1 on x excused nothing (fixed?): stale one")
+    assert "stale one" in report_json.to_json(pass_run)
+    assert "stale one" in report_junit.to_junit(pass_run)
+    assert "stale one" in report_markdown.to_markdown(pass_run)
+    console = Console(record=True, width=200, color_system=None)
+    report_terminal.render(pass_run, console)
+    assert "stale one" in console.export_text()
 
 
 def test_junit_survives_control_characters(pass_run):
@@ -273,7 +306,7 @@ def test_terminal_render(fail_run):
     console = Console(record=True, width=120, color_system=None)
     report_terminal.render(fail_run, console)
     out = console.export_text()
-    summary = "torch.adamw.fused: non-conformant — 2 pass, 1 fail, 0 not applicable, 0 error in 4.5 s"
+    summary = "torch.adamw.fused: non-conformant — 2 pass, 1 fail, 0 not applicable, 0 error; in 4.5 s"
     assert summary in out
     assert "FAIL" in out and "0.43" in out and "AD-2" in out
     assert "0x3f00" in out and "replay:" in out
@@ -283,5 +316,5 @@ def test_terminal_summary_conformant(pass_run):
     console = Console(record=True, width=120)
     report_terminal.render(pass_run, console)
     out = console.export_text()
-    assert "torch.adamw.fused: conformant — 2 pass, 0 fail, 0 not applicable, 0 error in 3.8 s" in out
+    assert "torch.adamw.fused: conformant — 2 pass, 0 fail, 0 not applicable, 0 error; in 3.8 s" in out
     assert "FAIL" not in out

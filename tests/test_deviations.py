@@ -1,0 +1,216 @@
+"""Known deviations excuse exactly themselves: the failure they name, never a property's other
+clauses, never the rest of the search (SPEC API-6; conformance/deviations.py).
+
+Each kind of entry (clause-keyed, property-keyed, input-keyed) meets an optimizer with two
+independent defects, one excused: the other is reported with its own counterexample and the
+verdict is non-conformant, through the CLI, ``adamspec.check`` and the pytest plugin alike.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import adamspec
+from adamspec.conformance import deviations as dev
+from adamspec.conformance.results import Counterexample, PropertyVerdict
+
+FIXTURES = Path(__file__).with_name("fixtures")
+sys.path.insert(0, str(FIXTURES))
+import two_defects as T  # noqa: E402
+
+# (factory, the entry excusing its first defect, clauses to run, refuted clause expected,
+#  what the excused counterexample must show)
+KINDS = {
+    "clause-keyed": ("lax_validation", T.VALIDATION_ENTRY, ["VAL-1"], "VAL-3", {"row": "lr=inf"}),
+    "property-keyed": ("nan_dropping", T.NON_FINITE_ENTRY, ["NF-1"], "NF-1", {"clause": "AMS-1"}),
+    "input-keyed": ("lost_updates", T.ZERO_DIM_ENTRY, ["AD-11"], "AD-2", {"zero_dim": True}),
+}
+
+
+def _entry_file(tmp_path, text) -> str:
+    path = tmp_path / "deviations.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def _env():
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture
+def plugin_run(pytester, monkeypatch):
+    """``pytest --pyargs adamspec.conformance ...`` in a fresh process, as a user runs it."""
+    monkeypatch.setenv("PYTHONPATH", _env()["PYTHONPATH"])
+
+    def run(*args):
+        return pytester.runpytest_subprocess("--pyargs", "adamspec.conformance", "-p", "no:cacheprovider", *args)
+
+    return run
+
+
+# -- matching ------------------------------------------------------------------------------------
+
+
+def _cx(clause="AD-1", storage="float32", zero_dim=False, row="", layout="contiguous"):
+    return Counterexample(clause, "", "a", "m", {}, storage, 1, row=row, zero_dim=zero_dim, layout=layout)
+
+
+@pytest.mark.parametrize("cx, expected", [
+    (_cx("AMS-1"), True),
+    (_cx("NF-1"), False),  # another clause of the same property is not excused
+    (_cx("AMS-1", storage="float64"), True),
+])
+def test_a_property_keyed_entry_matches_its_clause_only(cx, expected):
+    (d,) = dev.parse(T.NON_FINITE_ENTRY)
+    assert d.covers("two.x", "non_finite", cx) is expected
+    assert not d.covers("two.x", "agreement_one_step", _cx("AMS-1"))  # nor the clause elsewhere
+    assert not d.covers("other.x", "non_finite", _cx("AMS-1"))
+
+
+@pytest.mark.parametrize("cx, expected", [
+    (_cx("AD-2", "float64", zero_dim=True), True),
+    (_cx("AD-2", "float32", zero_dim=True), False),
+    (_cx("AD-2", "float64", zero_dim=False), False),
+])
+def test_an_input_keyed_entry_matches_those_inputs_only(cx, expected):
+    (d,) = dev.parse(T.ZERO_DIM_ENTRY)
+    assert d.covers("two.x", "lr_zero", cx) is expected
+
+
+def test_a_row_keyed_entry_excuses_its_row_only():
+    (d,) = dev.parse('[[deviation]]\nclause = "VAL-1"\nrow = "lr=inf"\nreason = "r"\n')
+    assert d.covers("x", "validation", _cx("VAL-1", row="lr=inf"))
+    assert not d.covers("x", "validation", _cx("VAL-1", row="lr=nan"))
+
+
+def test_the_builtin_strided_entry_needs_the_strided_layout():
+    (d,) = [d for d in dev.builtin() if d.layout]
+    assert d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="strided"))
+    assert not d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="transposed"))
+    assert not d.covers("torch.adamw.fused", "agreement_one_step", _cx("AD-1", layout="strided"))
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[[deviation]]\nadapter = "x"\n', "lacks"),
+    ("[[deviation\n", "TOML"),
+    ('[[deviation]]\nadapter = "x"\nclause = "*"\nreason = "all of it"\n', "needs a condition"),
+    ('[[deviation]]\nclause = "AD-1"\nreason = "r"\nzero_dims = true\n', "unknown key"),
+    ('[[deviation]]\nclause = "XX-9"\nreason = "r"\n', "no clause XX-9"),
+])
+def test_malformed_entries_are_rejected(text, match):
+    with pytest.raises(ValueError, match=match):
+        dev.parse(text)
+
+
+def test_stale_needs_a_property_that_checks_the_clause_to_pass():
+    (d,) = dev.parse(T.STALE_ENTRY)
+    passed = PropertyVerdict("uniform_decay", "AW-3", ("AW-3",), "t", verdict="pass")
+    failed = PropertyVerdict("uniform_decay", "AW-3", ("AW-3",), "t", verdict="fail")
+    other = PropertyVerdict("first_step", "AD-7", ("AD-7",), "t", verdict="pass")
+    assert len(dev.stale([d], "numpy.adamw", [passed])) == 1
+    assert dev.stale([d], "numpy.adamw", [failed, other]) == []  # a failed search cannot vouch
+    assert dev.stale([d], "torch.adamw.fused", [passed]) == []  # another adapter
+
+
+# -- the three entry kinds against two defects, through the three front ends -----------------
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_check_reports_the_unexcused_defect_beside_the_excused_one(kind, tmp_path):
+    factory, entry, clauses, refuted, shown = KINDS[kind]
+    r = adamspec.check(getattr(T, factory)(), clauses=clauses, deviations=[_entry_file(tmp_path, entry)])
+    assert r.verdict == "non-conformant"
+    failing = [v for v in r.verdicts if v.verdict == "fail"]
+    assert failing and all(v.failures for v in failing)
+    assert refuted in {c.clause for v in failing for c in v.failures}
+    # the excused defect is shown too, with a counterexample of its own
+    excused = [x for v in r.verdicts for x in v.excused]
+    assert excused
+    for key, value in shown.items():
+        assert all(getattr(x.counterexample, key) == value for x in excused)
+    # ... and the unexcused failure's counterexample is not the excused one's
+    for v in failing:
+        for cx in v.failures:
+            assert not dev.parse(entry)[0].covers(r.adapter, v.property, cx)
+            assert cx.replay and cx.case_json
+
+
+def test_the_excused_defect_alone_conforms():
+    r = adamspec.check(T.nan_dropping_amsgrad_only(), clauses=["NF-1"],
+                       deviations=dev.parse(T.NON_FINITE_ENTRY))
+    assert r.verdict == "conformant" and r.warnings == []
+    (v,) = r.verdicts
+    assert v.verdict == "pass" and [x.label for x in v.excused] == ["AMS-1"]
+
+
+def test_every_must_reject_row_is_checked_on_its_own(tmp_path):
+    """A table is enumerated: 15 rows, each judged; excusing one row says nothing of another."""
+    r = adamspec.check(T.lax_validation(), clauses=["VAL-1"], deviations=dev.parse(
+        '[[deviation]]\nadapter = "two.*"\nclause = "VAL-1"\nrow = "lr=inf"\nreason = "r"\n'))
+    (v,) = r.verdicts
+    assert v.examples == 15
+    assert [c.row for c in v.failures] == ["beta2=1.0"] and [x.counterexample.row for x in v.excused] == ["lr=inf"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_cli_exits_1_and_shows_both(kind, tmp_path):
+    factory, entry, clauses, refuted, _ = KINDS[kind]
+    out = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", f"two_defects:{factory}",
+                           "--clause", *clauses, "--deviations", _entry_file(tmp_path, entry),
+                           "--format", "json", "-o", str(out), "-q"],
+                          capture_output=True, text=True, env=_env(), timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    doc = json.loads(out.read_text())
+    assert doc["verdict"] == "non-conformant"
+    assert refuted in {r for p in doc["properties"] for r in p["refuted"]}
+    assert any(p["excused"] for p in doc["properties"])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_pytest_plugin_fails_and_shows_both(kind, tmp_path, plugin_run):
+    factory, entry, clauses, refuted, _ = KINDS[kind]
+    names = {"clause-keyed": "test_validation", "property-keyed": "test_non_finite", "input-keyed": "test_lr_zero"}
+    result = plugin_run("--adapter", f"two_defects:{factory}", "--adamspec-deviations", _entry_file(tmp_path, entry),
+                        "-k", names[kind])
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert refuted in text and "known deviation" in text
+
+
+# -- stale entries: one rule in all three -------------------------------------------------------
+
+
+def test_a_stale_entry_is_reported_by_check(tmp_path):
+    with pytest.warns(UserWarning, match="excused nothing"):
+        r = adamspec.check("numpy.adamw", clauses=["AW-3"], deviations=[_entry_file(tmp_path, T.STALE_ENTRY)])
+    assert r.verdict == "conformant" and any("ours, fixed long ago" in w for w in r.warnings)
+
+
+def test_a_stale_entry_is_reported_by_the_cli_in_every_format(tmp_path):
+    path = _entry_file(tmp_path, T.STALE_ENTRY)
+    for fmt in ("terminal", "json", "junit", "markdown"):
+        proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", "numpy.adamw", "--clause",
+                               "AW-3", "--deviations", path, "--format", fmt, "-q"],
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "ours, fixed long ago" in proc.stdout, fmt
+        assert "excused nothing" in proc.stderr
+
+
+def test_a_stale_entry_is_reported_by_the_plugin(tmp_path, plugin_run):
+    result = plugin_run("--adapter", "numpy.adamw", "--adamspec-deviations", _entry_file(tmp_path, T.STALE_ENTRY),
+                        "-k", "test_uniform_decay")
+    result.assert_outcomes(passed=1)
+    assert "excused nothing" in result.stdout.str() and "ours, fixed long ago" in result.stdout.str()
+
+
+def test_an_entry_for_a_deselected_property_is_not_stale(tmp_path, plugin_run):
+    result = plugin_run("--adapter", "numpy.adamw", "--adamspec-deviations", _entry_file(tmp_path, T.STALE_ENTRY),
+                        "-k", "test_first_step")
+    result.assert_outcomes(passed=1)
+    assert "excused nothing" not in result.stdout.str()
