@@ -46,3 +46,55 @@ def test_spec_command_lists_and_prints_clauses():
     assert one.stdout.startswith("AW-3 — ")
     bad = subprocess.run([SCRIPT, "spec", "XX-1"], capture_output=True, text=True)
     assert bad.returncode == 2 and "XX-1" in bad.stderr
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_venv(tmp_path_factory):
+    """The wheel built from this checkout, installed (not editable) into a fresh venv.
+
+    The venv finds the dependencies through a .pth line naming this interpreter's
+    site-packages, so nothing is downloaded but the build backend; adamspec itself comes
+    only from the wheel.
+    """
+    import site
+    import venv
+
+    tmp = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp / "dist"), str(ROOT)],
+                   check=True, capture_output=True, timeout=600)
+    (wheel,) = (tmp / "dist").glob("adamspec-*.whl")
+    venv.create(tmp / "venv", with_pip=True)
+    python = tmp / "venv" / "bin" / "python"
+    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True,
+                   timeout=600)
+    return python
+
+
+@pytest.mark.parametrize("cwd", ["root", "elsewhere"])
+def test_the_wheel_runs_from_the_checkout_root_and_elsewhere(wheel_venv, cwd, tmp_path):
+    where = ROOT if cwd == "root" else tmp_path
+    spec = subprocess.run([wheel_venv, "-m", "adamspec", "spec", "AW-3"], cwd=where, capture_output=True, text=True)
+    assert spec.returncode == 0 and spec.stdout.startswith("AW-3 — "), spec.stderr
+    script = wheel_venv.with_name("adamspec")
+    version = subprocess.run([script, "--version"], cwd=where, capture_output=True, text=True)
+    assert version.returncode == 0 and adamspec.spec_version() in version.stdout
+    # the package's own pytest entry: the plugin from the wheel's entry point, the tests inside it
+    proc = subprocess.run([wheel_venv, "-m", "pytest", "--pyargs", "adamspec.conformance", "--adapter",
+                           "numpy.adamw", "-k", "test_first_step or test_validation", "-p", "no:cacheprovider",
+                           "-q", "--rootdir", str(where)], cwd=where, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+def test_file_path_is_import_path():
+    """adamspec/reference/bound.py is adamspec.reference.bound, from a checkout as installed."""
+    for name in ("spec", "reference", "conformance", "adapters"):
+        assert (ROOT / "adamspec" / name).resolve() == ROOT / name
+    import adamspec.reference.bound as bound
+
+    assert Path(bound.__file__).resolve() == (ROOT / "reference" / "bound.py")
