@@ -90,6 +90,7 @@ def test_a_row_keyed_entry_excuses_its_row_only():
 def test_the_builtin_strided_entry_needs_the_strided_layout():
     (d,) = [d for d in dev.builtin() if d.layout]
     assert d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="strided"))
+    assert d.covers("torch.adam.fused", "shapes_layouts", _cx("AD-2", layout="strided"))  # L2 reads θ
     assert not d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="transposed"))
     assert not d.covers("torch.adamw.fused", "agreement_one_step", _cx("AD-1", layout="strided"))
 

@@ -21,7 +21,9 @@ torch = pytest.importorskip("torch", reason="torch is an optional extra: pip ins
 
 from adamspec import spec  # noqa: E402
 from adamspec.adapters import zoo  # noqa: E402
-from adamspec.conformance.registry import PROPERTIES  # noqa: E402
+from adamspec.conformance.registry import load  # noqa: E402
+
+PROPERTIES = load()
 from adamspec.conformance.runner import run  # noqa: E402
 
 CLAUSE_IDS = {c.id for c in spec.clauses()}
