@@ -156,7 +156,8 @@ def _cmd_run(args) -> int:
     progress, finish = _progress(len(props), quiet=args.quiet)
     try:
         result = run(adapter, args.profile, args.seed, clauses=args.clause, max_failures=args.max_failures,
-                     progress=progress, deviations=deviations, example_timeout=args.example_timeout)
+                     progress=progress, deviations=deviations, example_timeout=args.example_timeout,
+                     replay_dir=args.replay_dir)
     except Exception as exc:  # crashed outside any single example (e.g. while building)
         finish()
         _err(f"adapter {args.adapter} crashed outside any example: {type(exc).__name__}: {exc}")
@@ -311,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deviations", "--expect", dest="deviations", action="append", metavar="FILE",
                    help="known deviations (TOML [[deviation]] entries), beside the built-in ones; "
                         "each excuses exactly the failure it names (repeatable)")
+    p.add_argument("--replay-dir", default="adamspec-cases", metavar="DIR",
+                   help="where counterexamples too large for a replay token are written (default %(default)s)")
     p.add_argument("--example-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="per-example time limit; a hanging example is an error naming its clause")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")

@@ -17,7 +17,7 @@ from adamspec.conformance.cases import Case, _case_from_obj, _case_to_obj
 
 TOKEN_PREFIX = "asr1."
 MAX_TOKEN = 1500  # longer payloads go to a file; the command names the file instead
-CASE_DIR = Path("adamspec-cases")
+CASE_DIR = Path("adamspec-cases")  # the CLI's default --replay-dir
 
 
 @dataclass(frozen=True)
@@ -62,14 +62,20 @@ def _from_json(text: str) -> ReplayPayload:
     return ReplayPayload(o["property"], o["adapter"], _case_from_obj(o["case"]), o.get("claim"))
 
 
-def replay_command(prop: str, adapter: str, case: Case, claim: str | None = None) -> str:
-    """The one-line command replaying this counterexample (a token, or a file it writes)."""
+def replay_command(prop: str, adapter: str, case: Case, claim: str | None = None,
+                   directory: Path | None = None) -> str:
+    """The one-line command replaying this counterexample: a token, or, for a case too large for
+    one, a file written into ``directory`` — only where the caller names one (the CLI's
+    ``--replay-dir``); a library call or the pytest plugin never writes files."""
     payload = ReplayPayload(prop, adapter, case, claim)
     token = encode(payload)
     if len(token) <= MAX_TOKEN:
         return f"adamspec replay {token}"
+    if directory is None:
+        return (f"(a case too large for a token: the report's case_json holds it; `adamspec run "
+                f"--replay-dir DIR` writes it to DIR/{prop}-….json)")
     digest = hashlib.sha256(token.encode()).hexdigest()[:12]
-    path = CASE_DIR / f"{prop}-{digest}.json"
+    path = Path(directory) / f"{prop}-{digest}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(payload.to_json(), encoding="utf-8")
     return f"adamspec replay {path}"

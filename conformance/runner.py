@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 
 import numpy as np
 from hypothesis import example as hypothesis_example
@@ -100,9 +101,11 @@ def _leaf(exc: BaseException) -> BaseException:
 
 
 def run_property(prop: Property, adapter: Adapter, profile: str = "ci", seed: int | None = None,
-                 example_timeout: float | None = 60.0, deviations: Sequence[Deviation] = ()) -> PropertyVerdict:
+                 example_timeout: float | None = 60.0, deviations: Sequence[Deviation] = (),
+                 replay_dir: Path | None = None) -> PropertyVerdict:
     """One property against one adapter. ``deviations`` excuse exactly the failures they name,
-    and the search goes on past each one (module docstring of ``deviations``)."""
+    and the search goes on past each one (module docstring of ``deviations``); cases too large
+    for a replay token are written to ``replay_dir`` only if one is given."""
     caps = adapter.capabilities
     verdict = PropertyVerdict(prop.name, prop.clause, prop.clauses, spec.clause(prop.clause).title)
     reason = prop.needs(caps)
@@ -118,7 +121,7 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci", seed: in
             verdict.reason = f"{prop.clause}: the adapter's warm-up failed: {type(exc).__name__}: {exc}"[:500]
             return verdict
     claim = getattr(adapter, "claim", None)
-    search = _Search(prop, adapter, list(deviations), example_timeout)
+    search = _Search(prop, adapter, list(deviations), example_timeout, replay_dir)
     start = time.perf_counter()
     if prop.rows is not None:
         search.table(verdict, claim)
@@ -141,14 +144,19 @@ class _Search:
     searches than entries that match.
     """
 
-    def __init__(self, prop: Property, adapter: Adapter, deviations: list[Deviation], timeout: float | None):
+    def __init__(self, prop: Property, adapter: Adapter, deviations: list[Deviation], timeout: float | None,
+                 replay_dir: Path | None = None):
         self.prop, self.adapter, self.deviations, self.timeout = prop, adapter, deviations, timeout
+        self.replay_dir = replay_dir
         self.name = adapter.capabilities.name
         self.active: list[Deviation] = []  # entries that now excuse, in the order they were seen
         self.minimal: dict[Deviation, Counterexample] = {}
         self.first_seen: dict[Deviation, Violation] = {}
         self.collector = Collector(excuse=self._excuse)
         self.hung: list[str] = []
+
+    def _report(self, v: Violation, claim) -> Counterexample:
+        return _counterexample(self.prop, self.name, v, claim, replay_dir=self.replay_dir)
 
     def _entry(self, v: Violation) -> Deviation | None:
         return excusing(self.deviations, self.name, self.prop.name,
@@ -178,7 +186,7 @@ class _Search:
     def _excused(self, claim) -> list[Excused]:
         out = []
         for entry in dict.fromkeys([*self.active, *self.first_seen]):
-            cx = self.minimal.get(entry) or _counterexample(self.prop, self.name, self.first_seen[entry], claim)
+            cx = self.minimal.get(entry) or self._report(self.first_seen[entry], claim)
             out.append(Excused(entry.label(), entry.reason, cx))
         return out
 
@@ -192,7 +200,7 @@ class _Search:
                 verdict.verdict, verdict.reason = "not-applicable", str(exc)
                 return
             except Violation as v:
-                verdict.failures.append(_counterexample(self.prop, self.name, v, claim))
+                verdict.failures.append(self._report(v, claim))
             except ExampleTimeout as exc:
                 verdict.verdict, verdict.reason = "error", f"{self.prop.clause}: {exc}"
         verdict.excused = self._excused(claim)
@@ -208,11 +216,11 @@ class _Search:
             v, note = found
             entry = self._entry(v)
             if entry is not None and entry not in self.active:
-                self.minimal[entry] = _counterexample(self.prop, self.name, v, claim)
+                self.minimal[entry] = self._report(v, claim)
                 self.active.append(entry)
                 continue  # search again, this deviation now excused
             verdict.verdict = v.kind
-            verdict.failures = [_counterexample(self.prop, self.name, v, claim)]
+            verdict.failures = [self._report(v, claim)]
             verdict.reason = note or (v.message if v.kind == "error" else "")
             break
         verdict.excused = self._excused(claim)
@@ -267,7 +275,7 @@ class _Search:
 
 
 def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
-                    replayable: bool = True) -> Counterexample:
+                    replayable: bool = True, replay_dir: Path | None = None) -> Counterexample:
     """The report of one failure, filed under the clause it refutes; ``replayable=False`` is the
     cheap form that deviation entries are matched against during a search (no replay made)."""
     case = v.case
@@ -283,7 +291,7 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
     if replayable and case is not None:
         from adamspec.conformance.replay import replay_command
 
-        replay = replay_command(prop.name, adapter_name, case, claim)
+        replay = replay_command(prop.name, adapter_name, case, claim, replay_dir)
     return Counterexample(
         clause=v.clause, requirement=spec.clause(v.clause).requirement, adapter=adapter_name,
         message=v.message,
@@ -299,7 +307,8 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
 def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         clauses: Iterable[str] | None = None, max_failures: int | None = None,
         progress: Callable[[Property, PropertyVerdict | None], None] | None = None,
-        deviations: Sequence[Deviation] | None = None, example_timeout: float | None = 60.0) -> RunResult:
+        deviations: Sequence[Deviation] | None = None, example_timeout: float | None = 60.0,
+        replay_dir: Path | None = None) -> RunResult:
     """Run every selected property; stop early after ``max_failures`` failing properties.
 
     ``deviations`` (default: the built-in known deviations) excuse exactly the failures they
@@ -314,7 +323,7 @@ def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
         for prop in select(clauses):
             if progress:
                 progress(prop, None)
-            v = run_property(prop, adapter, profile, seed, example_timeout, deviations)
+            v = run_property(prop, adapter, profile, seed, example_timeout, deviations, replay_dir)
             result.verdicts.append(v)
             if progress:
                 progress(prop, v)

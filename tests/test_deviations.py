@@ -215,3 +215,21 @@ def test_an_entry_for_a_deselected_property_is_not_stale(tmp_path, plugin_run):
                         "-k", "test_first_step")
     result.assert_outcomes(passed=1)
     assert "excused nothing" not in result.stdout.str()
+
+
+def test_a_library_call_writes_no_replay_files_and_the_cli_writes_them_where_asked(tmp_path, monkeypatch):
+    """A case too large for a token (the fused strided deviation: 65,537 elements) is written
+    only into the CLI's --replay-dir, never by adamspec.check."""
+    pytest.importorskip("torch")
+    monkeypatch.chdir(tmp_path)
+    r = adamspec.check("torch.adamw.fused", clauses=["STATE-4"])
+    (x,) = [x for v in r.verdicts for x in v.excused]
+    assert "too large for a token" in x.counterexample.replay and x.counterexample.case_json
+    assert list(tmp_path.iterdir()) == []
+    out = tmp_path / "cases"
+    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", "torch.adamw.fused", "--clause",
+                           "STATE-4", "--replay-dir", str(out), "--format", "json", "-q"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (written,) = out.iterdir()
+    assert f"adamspec replay {written}" in proc.stdout
