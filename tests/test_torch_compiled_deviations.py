@@ -1,0 +1,68 @@
+"""Deviations of torch 2.13's compiled ``opt.step`` found by the suite on the compiled adapters
+(issue 13), each reproduced in plain torch (no adamspec) in a fresh process. Each test asserts
+today's wrong output next to eager's right one, so it fails once torch fixes the defect: then
+drop the matching known-deviation entry and README row."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
+
+
+def _run(tmp_path, code):
+    env = {"TORCHINDUCTOR_CACHE_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+_LR0_NAN = """
+    import torch
+
+    def theta(compiled, shape=(), g=0.0, **kw):
+        p = torch.nn.Parameter(torch.zeros(shape))
+        opt = torch.optim.AdamW([p], **({"lr": 0.0} | kw))
+        p.grad = torch.full(shape, g)
+        (torch.compile(opt.step) if compiled else opt.step)()
+        return p.detach().flatten()[0].item()
+
+    print([theta(False), theta(True), theta(True, (3,)), theta(True, lr=torch.tensor(0.0)),
+           theta(True, g=1.0), theta(True, foreach=True)])
+"""
+
+
+def test_compiled_forloop_step_with_lr_0_and_a_zero_gradient_makes_theta_nan(tmp_path):
+    """Found by AD-11 (lr = 0 leaves θ unchanged) on torch.adam|adamw.compiled and
+    compiled-tensor-lr: from fresh state, lr = 0 and g = 0 (so m = v = 0), the compiled for-loop
+    step stores θ = NaN; eager leaves θ = 0. Any shape, float or tensor lr; g = 1 or the foreach
+    step give 0."""
+    assert _run(tmp_path, _LR0_NAN) == "[0.0, nan, nan, nan, 0.0, 0.0]"
+
+
+_FOREACH_LERP_BF16 = """
+    import torch
+
+    def m_after(compiled, foreach):
+        p = torch.nn.Parameter(torch.zeros(3, dtype=torch.bfloat16))
+        opt = torch.optim.AdamW([p], lr=1e-4, betas=(0.001, 0.0), weight_decay=0.0, foreach=foreach)
+        p.grad = torch.zeros(3, dtype=torch.bfloat16)
+        opt.step()                                    # eager: creates the state
+        opt.state[p]["exp_avg"].fill_(-1.0)           # m = -1, g = 0: m' = 0.001 * -1 = -0.001
+        (torch.compile(opt.step) if compiled else opt.step)()
+        return opt.state[p]["exp_avg"][0].item()
+
+    print([m_after(False, True), m_after(True, False), m_after(True, True)])
+"""
+
+
+def test_compiled_foreach_step_rounds_the_lerp_weight_of_bfloat16_moments(tmp_path):
+    """Found by AD-1, AD-10, AD-11, NOGRAD-1 on torch.adamw.compiled-foreach (AD-10 on
+    torch.adam.compiled-foreach), bfloat16: with β₁ = 0.001, m = −1, g = 0 the compiled foreach
+    step stores m = 0 instead of −0.001 (eager foreach, and the compiled for-loop, −0.000999): the
+    ``_foreach_lerp_(exp_avgs, grads, 1 − β₁)`` weight 0.999 is rounded to bfloat16 (1.0), so m
+    becomes g."""
+    assert _run(tmp_path, _FOREACH_LERP_BF16) == "[-0.00099945068359375, -0.00099945068359375, 0.0]"
