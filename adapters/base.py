@@ -8,9 +8,9 @@ properties or of the reference.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -71,6 +71,8 @@ class GroupSpec:
 
 
 class Session(Protocol):
+    """What ``Adapter.open`` returns: one implementation instance over some parameter groups."""
+
     def step(self, grads: Sequence[np.ndarray | None]) -> None:
         """One optimizer step; ``grads`` follows the parameters' order, None = no gradient."""
 
@@ -79,22 +81,97 @@ class Session(Protocol):
 
     def close(self) -> None: ...
 
-    # Optional, for SPEC MUT-1/MUT-2 (a session without them makes those properties
-    # not applicable): the gradients as the implementation holds them after the last
-    # step, and whether each parameter was updated in place.
-    # def grads_after(self) -> list[np.ndarray | None]: ...
-    # def updated_in_place(self) -> list[bool]: ...
-
 
 class Adapter(Protocol):
+    """An implementation under test: its capability record, and sessions on parameter groups."""
+
     capabilities: Capabilities
 
     def open(self, groups: Sequence[GroupSpec], states: Sequence[ParamState | None]) -> Session:
         """Build the implementation; ``states`` (one per parameter, None = fresh) is injected."""
 
-    # Optional: ``warm_up()`` — one-time, idempotent set-up (e.g. a first compile) that the
-    # runner calls before a property's examples, outside the per-example time limit; and
-    # ``unavailable_reason()`` — why the adapter cannot run on this machine (no GPU), or None.
+
+# --- optional hooks ---------------------------------------------------------------------------
+# An adapter or session has a hook by defining the method (or attribute); the engine asks with
+# ``isinstance(x, Hook)``. Without one, what it serves is not applicable or simply skipped,
+# never a failure. Only method presence is checked at run time, so keep the signatures.
+
+# The keyword vocabulary of ``Constructs.construct``: torch's constructor spelling. The
+# must-reject table (conformance/must_reject.py, ``MustReject.kwargs()``) passes exactly one of
+# these, with a bad value; an adapter for another framework translates them.
+CONSTRUCT_KWARGS = ("lr", "betas", "eps", "weight_decay", "amsgrad", "maximize")
+
+
+@runtime_checkable
+class Constructs(Protocol):
+    """An adapter that builds its optimizer from raw hyperparameters (SPEC VAL-1 … VAL-5).
+
+    ``construct(**kwargs)`` takes keywords from ``CONSTRUCT_KWARGS`` (``betas`` a pair
+    (β₁, β₂)), defaults for the rest, and must raise, naming the hyperparameter or its value,
+    when one is invalid. Without it the ``validation`` property is not applicable.
+    """
+
+    def construct(self, **kwargs: object) -> object: ...
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """An adapter with one-time, idempotent set-up (e.g. a first compile), which the runner
+    calls before a property's examples, outside the per-example time limit. If it raises, the
+    property's verdict is an error."""
+
+    def warm_up(self) -> None: ...
+
+
+@runtime_checkable
+class MayBeUnavailable(Protocol):
+    """An adapter that may not run on this machine (a CUDA path without a GPU): the reason, or
+    None. Every CLI command exits 3 with the reason (``adapters.registry.unavailable_reason``)."""
+
+    def unavailable_reason(self) -> str | None: ...
+
+
+@runtime_checkable
+class Claims(Protocol):
+    """An adapter wrapping a user's optimizer class that claims one mode (``--claim``); the claim
+    travels in replay tokens so that a replay builds the same adapter."""
+
+    claim: str
+
+
+@runtime_checkable
+class ExposesGradients(Protocol):
+    """A session that shows the gradients as the implementation holds them after the last step
+    (SPEC MUT-1); without it ``gradient_untouched`` is not applicable."""
+
+    def grads_after(self) -> list[np.ndarray | None]: ...
+
+
+@runtime_checkable
+class ReportsInPlace(Protocol):
+    """A session that tells whether each parameter still lives in the storage it had before the
+    last step (SPEC MUT-2); without it ``in_place`` is not applicable."""
+
+    def updated_in_place(self) -> list[bool]: ...
+
+
+@runtime_checkable
+class Benchmarks(Protocol):
+    """A session that can time its implementation's own step (``adamspec bench``).
+
+    ``benchmark_step(grads)`` puts ``grads`` where the implementation reads them and returns
+    a callable that runs one step and nothing else, plus the name of what it times and the
+    device it runs on. A session without it is timed through ``step()``, conversions included.
+    """
+
+    def benchmark_step(self, grads: Sequence[np.ndarray]) -> BenchmarkStep: ...
+
+
+@dataclass(frozen=True)
+class BenchmarkStep:
+    run: Callable[[], None]  # one step, inputs already in place
+    what: str  # e.g. "optimizer.step()"
+    device: str = "cpu"  # "cpu" or "cuda": how it is timed
 
 
 class AdapterError(Exception):

@@ -2,12 +2,17 @@
 
 Cases serialise to JSON with every float as its exact bit pattern, so a counterexample
 replays bit for bit whatever hypothesis version drew it (``adamspec replay``).
+
+Format ``adamspec-case/2`` added ``args`` (a property's own drawn values, typed); a
+``adamspec-case/1`` payload still reads, its two old ``note`` channels (``scale=…``,
+``must_reject=…``) becoming ``args``.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -16,6 +21,8 @@ from adamspec.reference.floats import float_format, from_bits, to_bits
 from adamspec.reference.hyper import Hyper
 
 LAYOUTS = ("contiguous", "transposed", "strided")
+FORMAT = "adamspec-case/2"
+_READS = ("adamspec-case/1", FORMAT)
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,14 @@ class Case:
 
     ``grads[k][i]`` is parameter i's gradient at step k (parameters numbered across groups
     in order); ``None`` means the parameter has no gradient at that step (SPEC NOGRAD-1).
+    ``note`` is for people only; ``args`` holds what a property draws beside the optimizer's
+    inputs (scale_invariance's ``scale``, validation's ``must_reject`` row), serialised exactly.
     """
 
     groups: tuple[GroupCase, ...]
     grads: tuple[tuple[np.ndarray | None, ...], ...]
     note: str = ""
-    extras: dict = field(default_factory=dict, compare=False)
+    args: Mapping[str, float | int | str] = field(default_factory=dict)
 
     @property
     def params(self) -> list[ParamCase]:
@@ -63,6 +72,10 @@ class Case:
 
     def states(self) -> list[ParamState | None]:
         return [p.state for p in self.params]
+
+    def with_hyper(self, **changes) -> Case:
+        """The same case with ``changes`` made to every group's hyperparameters."""
+        return replace(self, groups=tuple(GroupCase(replace(g.hyper, **changes), g.params) for g in self.groups))
 
     # --- exact serialisation -------------------------------------------------------
     def to_json(self) -> str:
@@ -118,10 +131,39 @@ def _hyper_from_obj(d: dict) -> Hyper:
     return Hyper(**d)
 
 
+def _args_to_obj(args: Mapping) -> dict:
+    out = {}
+    for k, v in args.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise TypeError(f"case argument {k!r}: {type(v).__name__} is not a float, int or str")
+        out[k] = {"float": float.hex(v)} if isinstance(v, float) else {type(v).__name__: v}
+    return out
+
+
+def _args_from_obj(o: dict) -> dict:
+    out = {}
+    for k, tv in o.items():
+        ((kind, v),) = tv.items()
+        out[k] = {"float": float.fromhex, "int": int, "str": str}[kind](v)
+    return out
+
+
+_OLD_NOTE_ARGS = {"scale=": ("scale", float), "must_reject=": ("must_reject", str)}
+
+
+def _v1_note(note: str) -> tuple[str, dict]:
+    """An adamspec-case/1 note that carried a property's value: (note, args)."""
+    for prefix, (key, kind) in _OLD_NOTE_ARGS.items():
+        if note.startswith(prefix):
+            return "", {key: kind(note.removeprefix(prefix))}
+    return note, {}
+
+
 def _case_to_obj(case: Case) -> dict:
     return {
-        "format": "adamspec-case/1",
+        "format": FORMAT,
         "note": case.note,
+        "args": _args_to_obj(case.args),
         "groups": [{"hyper": _hyper_to_obj(g.hyper),
                     "params": [{"init": _arr_to_obj(p.init), "layout": p.layout,
                                 "state": _state_to_obj(p.state)} for p in g.params]}
@@ -131,7 +173,7 @@ def _case_to_obj(case: Case) -> dict:
 
 
 def _case_from_obj(o: dict) -> Case:
-    if o.get("format") != "adamspec-case/1":
+    if o.get("format") not in _READS:
         raise ValueError(f"not an adamspec case (format {o.get('format')!r})")
     groups = tuple(
         GroupCase(_hyper_from_obj(g["hyper"]),
@@ -139,4 +181,8 @@ def _case_from_obj(o: dict) -> Case:
                         for p in g["params"]))
         for g in o["groups"])
     grads = tuple(tuple(_arr_from_obj(g) for g in step) for step in o["grads"])
-    return Case(groups, grads, o.get("note", ""))
+    if o["format"] == "adamspec-case/1":
+        note, args = _v1_note(o.get("note", ""))
+    else:
+        note, args = o.get("note", ""), _args_from_obj(o.get("args", {}))
+    return Case(groups, grads, note, args)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adamspec.adapters.base import Adapter, ParamState
+from adamspec.adapters.base import Adapter, ExposesGradients, ParamState, ReportsInPlace
 from adamspec.conformance.cases import Case
 
 
@@ -35,8 +35,8 @@ def execute(adapter: Adapter, case: Case) -> Trace:
     session = adapter.open(case.group_specs(), case.states())
     try:
         snapshots = [initial_snapshot(case)]
-        grads_after = [] if hasattr(session, "grads_after") else None
-        in_place = [] if hasattr(session, "updated_in_place") else None
+        grads_after = [] if isinstance(session, ExposesGradients) else None
+        in_place = [] if isinstance(session, ReportsInPlace) else None
         for grads in case.grads:
             session.step(list(grads))
             snapshots.append(session.read())

@@ -1,18 +1,25 @@
-"""Judging one step of an implementation against the exact reference (SPEC NUM-2, NUM-5).
+"""Judging an implementation against the exact reference (SPEC NUM-2, NUM-5).
 
-The inputs of the step are whatever the implementation held before it (its own rounded
-state, re-based every step), so a trajectory is judged one attributable step at a time.
+``judge_step`` judges one step of one parameter; ``judge_trace`` every step of a run, filing
+each failure under the clause it refutes. The inputs of a step are whatever the
+implementation held before it (its own rounded state, re-based every step), so a trajectory
+is judged one attributable step at a time. Judging returns judgements and ``Evidence``;
+``conformance/elements.py`` turns evidence into report rows. The exact (bitwise) comparisons
+some clauses make are here too (``same_bits``, ``same_up_to_zero_sign``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import mpmath
 import numpy as np
 
 from adamspec.adapters.base import Capabilities, ParamState
-from adamspec.reference.bound import Arithmetic, Measurement, measure, step_bound
+from adamspec.conformance.execute import execute
+from adamspec.conformance.registry import Violation
+from adamspec.reference.bound import Arithmetic, C, Measurement, measure, step_bound
 from adamspec.reference.fast import DD, error_vs, fast_step
 from adamspec.reference.floats import float_format
 from adamspec.reference.hyper import Hyper
@@ -102,3 +109,137 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
                                 bound.outside_model)
         bounds[name], gots[name], dds[name] = getattr(bound, name), got64, getattr(ex, name)
     return StepJudgement(outputs, ex64, bounds, gots, dds)
+
+
+def fresh(state: ParamState) -> bool:
+    """No state yet (SPEC STATE-1): the step starts from m = v = 0."""
+    return state.step is None or state.step == 0
+
+
+# --- a run, step by step -----------------------------------------------------------------------
+
+# The order in which a step produces its stored outputs. An element that fails in several is
+# filed under the earliest: a wrong m makes θ wrong too, and the clause refuted is m's.
+_DATAFLOW = ("m", "v", "vmax", "theta")
+_OUTPUT_CLAUSE = {"m": "AD-2", "v": "AD-3", "vmax": "AMS-1"}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The failing elements of one judged step that refute one clause: the judgement, the step's
+    inputs, and the (output name, flat indices) picked. Reports turn it into rows."""
+
+    judgement: StepJudgement
+    before: ParamState
+    grad: np.ndarray
+    param: int
+    picks: tuple[tuple[str, np.ndarray], ...]
+
+
+def _refuted(judgement: StepJudgement, clause_of) -> dict[str, list[tuple[str, np.ndarray]]]:
+    """The failing elements of one judgement grouped by the clause each refutes."""
+    taken = None
+    by_clause: dict[str, list[tuple[str, np.ndarray]]] = {}
+    for name in _DATAFLOW:
+        meas = judgement.outputs.get(name)
+        if meas is None:
+            continue
+        bad = ~meas.ok.reshape(-1)
+        if taken is not None:
+            bad &= ~taken
+        taken = bad if taken is None else taken | bad
+        flats = np.flatnonzero(bad)
+        if not flats.size:
+            continue
+        clauses = np.asarray(clause_of(name, flats))
+        for clause in dict.fromkeys(clauses.tolist()):
+            by_clause.setdefault(clause, []).append((name, flats[clauses == clause]))
+    return by_clause
+
+
+def judge_trace(adapter, case, trace, collector, what: str = "the exact step", *,
+                theta_clause: str = "AD-1", clause_of=None) -> list[StepJudgement]:
+    """Every step of every parameter with a gradient within C·B of the exact step (re-based).
+
+    Each failure names the clause it refutes: m → AD-2, v → AD-3, vmax → AMS-1, θ →
+    ``theta_clause``, or what ``clause_of(output, flat indices, before, grad)`` says. Returns
+    the judgements, so that a property's own checks need not judge the same step again.
+    """
+    caps = adapter.capabilities
+    hypers = case.hypers
+    judgements = []
+    for k, grads in enumerate(case.grads):
+        before_all, after_all = trace.snapshots[k], trace.snapshots[k + 1]
+        for i, g in enumerate(grads):
+            if g is None:
+                continue
+            before, after = before_all[i], after_all[i]
+            _check_shapes(case, after, before, i, k, collector)
+            t = (0 if fresh(before) else before.step) + 1
+            if after.step != t:  # STATE-2: exactly one per step with a gradient
+                collector.fail(Violation(f"after step {k + 1} parameter {i} holds step = {after.step!r}, "
+                                         f"expected {t}", case, i, t, clause="STATE-2"))
+            j = judge_step(before, g, hypers[i], after, caps)
+            judgements.append(j)
+            collector.observe(j)
+            if j.ok:
+                continue
+
+            for clause, picks in _refuted(j, partial(_clause_for, theta_clause, clause_of, before, g)).items():
+                names = ", ".join(name for name, _ in picks)
+                verb = "differs" if len(picks) == 1 else "differ"
+                collector.fail(Violation(
+                    f"step {k + 1} (t = {t}) of parameter {i}: {names} {verb} from {what} by more than C·B",
+                    case, i, t, clause=clause, evidence=Evidence(j, before, g, i, tuple(picks))))
+    return judgements
+
+
+def _clause_for(theta_clause: str, clause_of, before: ParamState, grad, name: str, flats: np.ndarray):
+    """The clause each failing element of output ``name`` refutes (judge_trace's docstring)."""
+    if clause_of is not None:
+        return clause_of(name, flats, before, grad)
+    return [_OUTPUT_CLAUSE.get(name, theta_clause)] * len(flats)
+
+
+def _check_shapes(case, after: ParamState, before: ParamState, i: int, k: int, collector) -> None:
+    for name in ("theta", "m", "v"):
+        a = getattr(after, name)
+        if a is None or np.shape(a) != np.shape(before.theta):
+            collector.fail(Violation(f"after step {k + 1}, parameter {i}'s {name} has shape "
+                                     f"{None if a is None else np.shape(a)}, expected {np.shape(before.theta)}",
+                                     case, i, None, clause="STATE-4"))
+
+
+def both_within(adapter, case_a, case_b, collector, relation: str, same, clause: str) -> None:
+    """Run both cases, judge each, and check ``same(θa, θb)`` within the two bounds."""
+    ta, tb = execute(adapter, case_a), execute(adapter, case_b)
+    (ja,) = judge_trace(adapter, case_a, ta, collector)
+    (jb,) = judge_trace(adapter, case_b, tb, collector)
+    a, b = np.asarray(ta.snapshots[1][0].theta, np.float64), np.asarray(tb.snapshots[1][0].theta, np.float64)
+    with np.errstate(invalid="ignore"):  # inf − inf where both runs overflowed alike
+        gap = np.abs(same(a) - b)
+    slack = C * (ja.bounds["theta"] + jb.bounds["theta"])  # each run may sit at its own bound
+    bad = np.isfinite(gap) & (gap > slack) & ~ja.outputs["theta"].exempt & ~jb.outputs["theta"].exempt
+    if np.any(bad):
+        collector.fail(Violation(f"{relation} fails by {float(np.max(gap[bad]))!r} "
+                                 f"(the two bounds allow {float(slack[bad].max())!r})", case_a, 0, None,
+                                 clause=clause))
+
+
+# --- exact claims ---------------------------------------------------------------------------------
+
+
+def same_bits(a, b) -> bool:
+    """Bitwise equality with NaN payloads ignored and +0/−0 kept distinct."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    fa, fb = a.astype(np.float64), b.astype(np.float64)
+    both_nan = np.isnan(fa) & np.isnan(fb)
+    return bool(np.all(both_nan | ((fa == fb) & (np.signbit(fa) == np.signbit(fb)))))
+
+
+def same_up_to_zero_sign(a, b) -> bool:
+    """Equality of values, +0 = −0 and NaN = NaN."""
+    fa, fb = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return fa.shape == fb.shape and bool(np.all((fa == fb) | (np.isnan(fa) & np.isnan(fb))))

@@ -18,8 +18,10 @@ PROPERTIES: dict[str, Property] = {}
 
 
 def load() -> dict[str, Property]:
-    """The registered properties, in registration order (importing their module registers them)."""
-    from adamspec.conformance import properties  # noqa: F401
+    """The registered properties, in registration order: importing the package
+    ``conformance/properties/`` registers its modules' properties, module by module in the
+    order its ``__init__`` imports them."""
+    from adamspec.conformance import properties  # noqa: F401 - registers them
 
     return PROPERTIES
 
@@ -28,10 +30,13 @@ class Violation(AssertionError):
     """A property failed on a case; carries the refuted clause and what a report needs."""
 
     def __init__(self, message: str, case=None, param: int | None = 0, step: int | None = None,
-                 elements: tuple[Element, ...] = (), *, clause: str, row: str = ""):
+                 elements: tuple[Element, ...] = (), *, clause: str, row: str = "", evidence=None):
         super().__init__(message)
         self.message, self.case, self.param, self.step, self.elements = message, case, param, step, elements
         self.clause, self.row = clause, row
+        # A judged step's failing elements (judge.Evidence); the report turns them into
+        # ``elements`` (conformance/elements.py) when it shows the counterexample.
+        self.evidence = evidence
         self.kind = "fail"
 
 
@@ -66,6 +71,16 @@ class Collector:
     def fail(self, violation: Violation) -> None:
         if not self.excuse(violation):
             raise violation
+
+
+def needs_flag(flag: str, what: str) -> Callable[[Capabilities], str | None]:
+    """A ``needs`` for a boolean capability (``caps.<flag>``)."""
+    return lambda caps: None if getattr(caps, flag) else f"the adapter declares no {what}"
+
+
+def needs_mode(mode: str) -> Callable[[Capabilities], str | None]:
+    """A ``needs`` for one mode among the adapter's."""
+    return lambda caps: None if mode in caps.modes else f"the adapter does not implement mode {mode}"
 
 
 @dataclass(frozen=True)

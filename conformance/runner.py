@@ -23,7 +23,7 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 
 import adamspec
 from adamspec import spec
-from adamspec.adapters.base import Adapter, NotApplicable, UnsupportedCase
+from adamspec.adapters.base import Adapter, Claims, NotApplicable, UnsupportedCase, WarmsUp
 from adamspec.conformance import deviations as _deviations
 from adamspec.conformance.deviations import Deviation, excusing
 from adamspec.conformance.profiles import hypothesis_settings
@@ -112,15 +112,14 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci", seed: in
     if reason:
         verdict.verdict, verdict.reason = "not-applicable", reason
         return verdict
-    warm_up = getattr(adapter, "warm_up", None)
-    if callable(warm_up):  # one-time set-up (a compile) outside every example's time limit
+    if isinstance(adapter, WarmsUp):  # one-time set-up (a compile) outside every example's time limit
         try:
-            warm_up()
+            adapter.warm_up()
         except Exception as exc:
             verdict.verdict = "error"
             verdict.reason = f"{prop.clause}: the adapter's warm-up failed: {type(exc).__name__}: {exc}"[:500]
             return verdict
-    claim = getattr(adapter, "claim", None)
+    claim = adapter.claim if isinstance(adapter, Claims) else None
     search = _Search(prop, adapter, list(deviations), example_timeout, replay_dir)
     start = time.perf_counter()
     if prop.rows is not None:
@@ -298,10 +297,19 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
         hyper={} if hyper is None else {k: (getattr(hyper, k).value if k == "mode" else getattr(hyper, k))
                                         for k in hyper.__dataclass_fields__},
         storage=case.dtype if params else "",
-        step=v.step, elements=v.elements,
+        step=v.step, elements=_elements(v) if replayable else v.elements,
         case_json=case.to_json() if case is not None and replayable else "",
         replay=replay, kind=v.kind, row=v.row, zero_dim=zero_dim, layout=layout,
     )
+
+
+def _elements(v: Violation) -> tuple:
+    """The report rows of a failure: its own, or those of the judged step it carries."""
+    if v.elements or v.evidence is None:
+        return v.elements
+    from adamspec.conformance.elements import worst_elements
+
+    return worst_elements(v.evidence)
 
 
 def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,

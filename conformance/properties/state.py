@@ -1,0 +1,73 @@
+"""State and the step counter: large counts continue exactly (STATE-5), AMSGrad's maximum is
+stored and never decreases (AMS-2, AMS-3), and maximize is minimising −g bit for bit (MAX-2)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from adamspec.adapters.base import ParamState
+from adamspec.conformance import strategies as S
+from adamspec.conformance.cases import Case, GroupCase, ParamCase
+from adamspec.conformance.execute import execute
+from adamspec.conformance.judge import judge_trace, same_bits
+from adamspec.conformance.registry import Violation, needs_flag, prop
+
+
+@st.composite
+def _large_counts(draw, caps):
+    top = 10**7 if caps.max_step is None else caps.max_step - 1
+    t_prev = draw(st.one_of(st.integers(10**5, top), st.sampled_from([top, 2**20 + 1])))
+    case = draw(S.single_step_cases(caps, shapes=[(3,)]))
+    (p,) = case.params
+    h = case.groups[0].hyper
+    dtype = case.dtype
+    st_ = draw(S.param_state(dtype, p.init.shape, h, t_prev))
+    state = ParamState(p.init, st_.m, st_.v, st_.vmax, t_prev)
+    return Case((GroupCase(h, (ParamCase(p.init, "contiguous", state),)),), case.grads)
+
+
+@prop("step_counter", ["STATE-5", "API-4"], "Large injected step counts continue exactly (t = t_prev + 1)",
+      strategy=_large_counts, needs=needs_flag("state_injection", "state injection"))
+def step_counter(adapter, case, collector):
+    trace = execute(adapter, case)
+    t_prev = case.params[0].state.step
+    after = trace.snapshots[1][0]
+    if after.step != t_prev + 1:
+        collector.fail(Violation(f"after a step from t = {t_prev} the implementation holds step = "
+                                 f"{after.step!r}", case, 0, t_prev + 1, clause="STATE-5"))
+    judge_trace(adapter, case, trace, collector)
+
+
+@prop("amsgrad_monotone", ["AMS-2", "AMS-3"],
+      "With AMSGrad, vmax starts at 0, is stored, and never decreases",
+      strategy=lambda caps: S.trajectory_cases(caps, max_steps=12, amsgrad=True),
+      needs=needs_flag("amsgrad", "AMSGrad"), cost=2.0)
+def amsgrad_monotone(adapter, case, collector):
+    trace = execute(adapter, case)
+    prev = None
+    for k, snap in enumerate(trace.snapshots[1:], start=1):
+        vmax = snap[0].vmax
+        if vmax is None:
+            collector.fail(Violation(f"no vmax (max_exp_avg_sq) stored after step {k}", case, 0, k,
+                                     clause="AMS-3"))
+            continue
+        vm = np.asarray(vmax, np.float64)
+        if prev is not None and np.any(vm < prev):
+            collector.fail(Violation(f"vmax decreased at step {k}: {float(np.min(vm - prev))!r}", case, 0, k,
+                                     clause="AMS-2"))
+        prev = vm
+    judge_trace(adapter, case, trace, collector)
+
+
+@prop("maximize_negates", ["MAX-2"], "maximize with g is bitwise minimize with −g",
+      strategy=lambda caps: S.trajectory_cases(caps, max_steps=4, maximize=False),
+      needs=needs_flag("maximize", "maximize"))
+def maximize_negates(adapter, case, collector):
+    up = case.with_hyper(maximize=True)
+    down = Case(case.groups, tuple(tuple(None if g is None else -g for g in step) for step in case.grads))
+    a, b = execute(adapter, up).snapshots[-1][0], execute(adapter, down).snapshots[-1][0]
+    for name in ("theta", "m", "v"):
+        if not same_bits(getattr(a, name), getattr(b, name)):
+            collector.fail(Violation(f"maximize=True with g and maximize=False with −g stored different {name}",
+                                     case, 0, None, clause="MAX-2"))
