@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from adamspec.reference.hyper import CANONICAL, Hyper, Profile
+from adamspec.reference.hyper import CANONICAL, Hyper, Variant
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class Capabilities:
     groups: bool = True
     state_injection: bool = True
     max_step: int | None = None  # largest step count held exactly (SPEC STATE-5)
-    profile: Profile = CANONICAL
+    variant: Variant = CANONICAL  # the declared variant (SPEC VAR-1); every non-canonical knob is a departure
     notes: str = ""
 
     def as_dict(self) -> dict:
@@ -41,7 +41,7 @@ class Capabilities:
         for k in ("modes", "dtypes", "devices"):
             d[k] = sorted(d[k])
         d["compute"] = dict(self.compute)
-        d["profile"] = self.profile.departures() or "canonical"
+        d["variant"] = self.variant.departures() or "canonical"
         return d
 
 

@@ -3,7 +3,9 @@
 It computes in the parameter's own dtype (float64, float32, or bfloat16 through
 ml_dtypes, which rounds every operation), in one of several evaluation orders real
 kernels use. The orders exist so the error bound can be shown to hold for each of
-them; all are correct implementations of the same formula.
+them; all are correct implementations of the same formula. The textbook order also
+computes any declared variant (SPEC VAR-*), written here from the spec's formulas and
+independently of the reference.
 """
 
 from __future__ import annotations
@@ -11,15 +13,21 @@ from __future__ import annotations
 import numpy as np
 
 from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
-from adamspec.reference.hyper import Hyper, Mode
+from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant
 
 ORDERS = ("textbook", "torch_forloop", "lerp", "capturable", "step_size_first")
 
 
-def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "textbook"):
-    """One step in the arrays' dtype; returns (θ, m, v, vmax, t). Inputs are not modified."""
+def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "textbook",
+               variant: Variant = CANONICAL):
+    """One step in the arrays' dtype; returns (θ, m, v, vmax, t). Inputs are not modified.
+
+    A non-canonical ``variant`` is computed in the textbook order only.
+    """
     if order not in ORDERS:
         raise ValueError(f"order must be one of {ORDERS}")
+    if variant != CANONICAL:
+        return _variant_step(theta, grad, m, v, vmax, t_prev, h, order, variant)
     dt = theta.dtype.type
     t = t_prev + 1
     s = lambda x: dt(x)  # noqa: E731 - a scalar as the kernel holds it (rounded to dtype)
@@ -63,9 +71,60 @@ def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "tex
     return th1.astype(theta.dtype), m1, v1, vmax1, t
 
 
+def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, variant: Variant):
+    """The textbook order under a declared variant (SPEC VAR-2 to VAR-6), from the formulas there."""
+    if order != "textbook":
+        raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
+    known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled"),
+             "eps_placement": ("outside", "hat", "inside"), "bias_correction": (True, False),
+             "amsgrad_over": ("v", "vhat")}
+    for knob, values in known.items():
+        if getattr(variant, knob) not in values:
+            raise ValueError(f"numpy_step does not implement {knob} = {getattr(variant, knob)!r}")
+    dt = theta.dtype.type
+    t = t_prev + 1
+    s = lambda x: dt(x)  # noqa: E731 - a scalar as the kernel holds it (rounded to dtype)
+    eta = variant.schedule_multiplier
+    lr = h.lr * eta if variant.decay_scale == "scheduled" else h.lr  # VAR-3: η·α·u
+    scale = {"lr": h.lr, "independent": 1.0, "scheduled": eta}[variant.decay_scale]
+    d = 1 - scale * h.weight_decay if h.mode is Mode.ADAMW else 1.0  # VAR-3: 1 − α·λ, 1 − λ, 1 − η·λ
+    with np.errstate(all="ignore"):
+        g = -grad if h.maximize else grad.copy()
+        th = theta.copy()
+        if h.mode is Mode.ADAM_L2 and h.weight_decay != 0.0:
+            g = g + s(h.weight_decay) * th
+        if h.mode is Mode.ADAMW and variant.decay_order == "before":  # VAR-2
+            th = th * s(d)
+        m1 = s(h.beta1) * m + s(1 - h.beta1) * g
+        v1 = s(h.beta2) * v + (s(1 - h.beta2) * g) * g
+        if variant.bias_correction:  # VAR-5
+            bc1, bc2 = 1 - h.beta1**t, 1 - h.beta2**t
+        else:
+            bc1 = bc2 = 1.0
+        vd, corrected, vmax1 = v1, False, None
+        if h.amsgrad:  # VAR-6: the maximum over v, or over v̂ (then stored corrected)
+            cand = v1 if variant.amsgrad_over == "v" else v1 / s(bc2)
+            vmax1 = np.maximum(vmax, cand)
+            vd, corrected = vmax1, variant.amsgrad_over == "vhat"
+        vhat = vd if corrected else vd / s(bc2)
+        if variant.eps_placement == "outside":  # VAR-4
+            upd = (m1 / s(bc1)) / (np.sqrt(vhat) + s(h.eps))
+        elif variant.eps_placement == "inside":
+            upd = (m1 / s(bc1)) / np.sqrt(vhat + s(h.eps))
+        else:  # hat: (√bc2/bc1)·m/(√v + ε) over the raw v, the factor applied to m first
+            # (as TensorFlow's kernel does): m/(√v + ε) alone may overflow where u does not,
+            # which NUM-7 does not count as leaving the model.
+            vraw = vd * s(bc2) if corrected else vd
+            upd = (s(bc2**0.5 / bc1) * m1) / (np.sqrt(vraw) + s(h.eps))
+        th1 = th - s(lr) * upd
+        if h.mode is Mode.ADAMW and variant.decay_order == "after":
+            th1 = th1 * s(d)
+    return th1.astype(theta.dtype), m1, v1, vmax1, t
+
+
 class NumpySession:
-    def __init__(self, groups, states, order):
-        self.order = order
+    def __init__(self, groups, states, order, variant: Variant = CANONICAL):
+        self.order, self.variant = order, variant
         self.hypers, self.items = [], []
         for group in groups:
             for a in group.params:
@@ -85,7 +144,7 @@ class NumpySession:
                 z = np.zeros_like(it.theta)
                 it = ParamState(it.theta, z, z.copy(), z.copy() if h.amsgrad else None, 0)
             out = numpy_step(it.theta, np.asarray(g, dtype=it.theta.dtype), it.m, it.v, it.vmax,
-                             it.step, h, self.order)
+                             it.step, h, self.order, self.variant)
             self.items[i] = ParamState(*out)
 
     def read(self):
@@ -99,17 +158,22 @@ class NumpySession:
 class NumpyAdapter:
     """``numpy.adam`` / ``numpy.adamw``: the spec in plain numpy, computing in the storage dtype."""
 
-    def __init__(self, family: str, order: str = "textbook"):
+    def __init__(self, family: str, order: str = "textbook", variant: Variant = CANONICAL):
         if family not in ("adam", "adamw"):
             raise ValueError(f"unknown numpy adapter numpy.{family}")
-        self.family, self.order = family, order
+        if variant != CANONICAL and order != "textbook":
+            raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
+        self.family, self.order, self.variant = family, order, variant
         suffix = "" if order == "textbook" else f"[{order}]"
+        if variant != CANONICAL:
+            suffix = "[" + ",".join(f"{k}={v}" for k, v in variant.departures().items()) + "]"
         dtypes = ("float64", "float32", "bfloat16")
         self.capabilities = Capabilities(
             name=f"numpy.{family}{suffix}",
             modes=frozenset({"adamw"} if family == "adamw" else {"adam", "adam_l2"}),
             dtypes=frozenset(dtypes),
             compute={d: d for d in dtypes},
+            variant=variant,  # declared: the engine judges against this variant's exact step (VAR-1)
             notes=f"plain numpy from the spec, evaluation order {order!r}",
         )
 
@@ -123,4 +187,4 @@ class NumpyAdapter:
         for g in groups:
             if g.hyper.mode.value not in self.capabilities.modes:
                 raise UnsupportedCase(f"{self.capabilities.name} does not implement {g.hyper.mode.value}")
-        return NumpySession(groups, states, self.order)
+        return NumpySession(groups, states, self.order, self.variant)

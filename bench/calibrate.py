@@ -24,7 +24,7 @@ import numpy as np
 from adamspec.adapters.base import GroupSpec, ParamState
 from adamspec.adapters.torch_optim import TorchAdamAdapter
 from adamspec.conformance.judge import judge_step
-from adamspec.reference import Hyper, Profile, float_format
+from adamspec.reference import Hyper, Variant, float_format
 from adamspec.reference.bound import Arithmetic, step_bound
 from adamspec.reference.fast import fast_step
 
@@ -88,9 +88,9 @@ def separation(n, rng, out):
     rows = {}
     for dtype in ("float64", "float32", "bfloat16"):
         dt = float_format(dtype).dtype
-        for kind, prof in (("eps-hat", Profile(eps_placement="hat")),
-                           ("decay-after", Profile(decay_order="after")),
-                           ("eps-inside", Profile(eps_placement="inside"))):
+        for kind, prof in (("eps-hat", Variant(eps_placement="hat")),
+                           ("decay-after", Variant(decay_order="after")),
+                           ("eps-inside", Variant(eps_placement="inside"))):
             if kind == "eps-hat":  # small t, √v̂ ≈ ε
                 h, t_prev = Hyper(lr=1e-3, eps=1e-3, weight_decay=0.01), 1
                 v_scale = (1e-3 * 10 ** rng.uniform(-1, 1, n)) ** 2 * (1 - 0.999**2)

@@ -89,12 +89,12 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
     g = np.asarray(grad, dtype=np.float64)
     # The fast oracle: double-double, validated against the mpmath reference in the test
     # suite, with mpmath itself for the elements double-double cannot carry.
-    ex = fast_step(th, g, m, v, t_prev, hyper, caps.profile, vmax=vmax)
+    ex = fast_step(th, g, m, v, t_prev, hyper, caps.variant, vmax=vmax)
     ex64 = {name: getattr(ex, name).to_float64() for name in ("theta", "m", "v")}
     if hyper.amsgrad:
         ex64["vmax"] = ex.vmax.to_float64()
     bound = step_bound(th, g, m, v, t_prev, hyper, arithmetic_for(caps, storage), storage, ex64,
-                       caps.profile, vmax=vmax)
+                       caps.variant, vmax=vmax)
     outputs, bounds, gots, dds = {}, {}, {}, {}
     for name in ex64:
         got = getattr(after, name)

@@ -82,7 +82,7 @@ def pytest_report_header(config):
     for name, a in state.adapters.items():
         caps = a.capabilities.as_dict()
         lines.append(f"adapter {name}: modes {caps['modes']}, dtypes {caps['dtypes']}, "
-                     f"compute {caps['compute']}, profile {caps['profile']}")
+                     f"compute {caps['compute']}, variant {caps['variant']}")
     return lines
 
 

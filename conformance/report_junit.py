@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from adamspec.conformance.report_text import counterexample_text, excused_text, total_seconds
+from adamspec.conformance.report_text import counterexample_text, excused_text, total_seconds, variant_text
 from adamspec.conformance.results import PropertyVerdict, RunResult
 
 # characters XML 1.0 cannot carry at all, even escaped
@@ -84,6 +84,7 @@ def to_junit(result: RunResult) -> str:
     suite = ET.SubElement(suites, "testsuite", {"name": _clean(f"adamspec:{adapter}")})
     props = ET.SubElement(suite, "properties")
     fixed = {"adapter": adapter, "profile": result.profile, "seed": result.seed, "verdict": result.verdict}
+    fixed["variant"] = variant_text(result) or "canonical"  # SPEC VAR-1: every report states it
     for key, value in {**result.environment, **fixed}.items():
         ET.SubElement(props, "property", {"name": _clean(key), "value": _clean(value)})
     for v in result.verdicts:

@@ -16,6 +16,7 @@ from adamspec.conformance.report_text import (
     fmt_seconds,
     fmt_ulps,
     summary_line,
+    variant_text,
     verdict_label,
 )
 from adamspec.conformance.results import PropertyVerdict, RunResult
@@ -77,7 +78,8 @@ def to_markdown(result: RunResult) -> str:
     lines = [
         f"## adamspec: `{result.adapter}` — **{result.verdict}**",
         "",
-        f"{summary_line(result)} (profile `{result.profile}`, seed {result.seed})",
+        f"{summary_line(result)} (profile `{result.profile}`, seed {result.seed}"
+        + (f", variant `{variant_text(result)}`" if variant_text(result) else "") + ")",
         "",
         "| Clause | Title | Verdict | Examples | Max ULP | Max fraction of bound | Time |",
         "|---|---|---|---:|---:|---:|---:|",

@@ -18,6 +18,7 @@ from adamspec.conformance.report_text import (
     fmt_fraction,
     fmt_seconds,
     fmt_ulps,
+    run_label,
     summary_line,
     verdict_label,
 )
@@ -35,7 +36,7 @@ def _style(v: PropertyVerdict) -> str:
 
 
 def verdict_table(result: RunResult) -> Table:
-    table = Table(title=Text(f"adamspec: {result.adapter} (profile {result.profile}, seed {result.seed})"),
+    table = Table(title=Text(f"adamspec: {result.adapter} ({run_label(result)})"),
                   title_justify="left", header_style="bold")
     table.add_column("Clause", no_wrap=True)
     table.add_column("Title", ratio=1)

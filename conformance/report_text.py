@@ -141,6 +141,20 @@ def summary_line(result: RunResult) -> str:
             f"{c['not-applicable']} not applicable, {c['error']} error{excused}; in {total_seconds(result):.1f} s")
 
 
+def variant_text(result: RunResult) -> str:
+    """The declared variant's departures from canonical, ``eps_placement=hat`` (SPEC VAR-1), or ""."""
+    variant = result.capabilities.get("variant", "canonical")
+    if not isinstance(variant, dict) or not variant:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in variant.items())
+
+
+def run_label(result: RunResult) -> str:
+    """``profile ci, seed 0`` plus the declared variant where it is not canonical (VAR-1)."""
+    variant = variant_text(result)
+    return f"profile {result.profile}, seed {result.seed}" + (f", variant {variant}" if variant else "")
+
+
 def excused_text(x: Excused) -> str:
     """A known deviation seen in the run: the entry, its reason, and its own counterexample."""
     head = textwrap.fill(f"known deviation {x.label}: {x.reason}", _REQUIREMENT_WIDTH, break_on_hyphens=False)

@@ -25,11 +25,11 @@ from adamspec.reference.floats import (
     to_mpf_array,
     ulp,
 )
-from adamspec.reference.hyper import CANONICAL, Hyper, HyperparameterError, Mode, Profile
+from adamspec.reference.hyper import CANONICAL, KNOBS, Hyper, HyperparameterError, Knob, Mode, Variant
 
 __all__ = [
     "BFLOAT16", "BINARY16", "BINARY32", "BINARY64", "CANONICAL", "DEFAULT_PRECISION",
-    "FloatFormat", "Hyper", "HyperparameterError", "Mode", "PrecisionError", "Profile",
+    "FloatFormat", "Hyper", "HyperparameterError", "KNOBS", "Knob", "Mode", "PrecisionError", "Variant",
     "State", "checked_step", "float_format", "round_array", "round_to", "step", "to_mpf",
     "to_mpf_array", "trajectory", "ulp",
 ]

@@ -18,7 +18,27 @@ from dataclasses import dataclass
 import numpy as np
 
 from adamspec.reference.floats import BINARY64, FloatFormat, float_format
-from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Profile
+from adamspec.reference.hyper import (
+    CANONICAL,
+    Hyper,
+    Mode,
+    Variant,
+    check_handled,
+    decay_scale_factor,
+    require_handled,
+    step_size,
+)
+
+# The variant knob values ``step_bound`` derives a bound for; checked against
+# reference.hyper.KNOBS at import and at every call.
+HANDLED = {
+    "decay_order": {"before", "after"},  # AW-1 / VAR-2
+    "decay_scale": {"lr", "independent", "scheduled"},  # the shared step_size and decay_scale_factor
+    "eps_placement": {"outside", "hat", "inside"},  # AD-5 / VAR-4
+    "bias_correction": {True, False},  # AD-4 / VAR-5
+    "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
+}
+check_handled(__name__, HANDLED)
 
 # Conformance: |impl − exact| ≤ C·B elementwise (SPEC NUM-2). B already counts the
 # roundings of every evaluation order we know of with margin; C = 1 keeps the
@@ -98,13 +118,14 @@ def _quotient_error(x, ex, y, ey):
 
 def step_bound(
     theta, grad, m, v, t_prev: int, hyper: Hyper, arith: Arithmetic, storage,
-    exact_out: dict, profile: Profile = CANONICAL, vmax=None,
+    exact_out: dict, variant: Variant = CANONICAL, vmax=None,
 ) -> StepBound:
     """B for one step from (θ, g, m, v, vmax, t_prev), given the exact outputs in binary64.
 
     ``exact_out`` holds the exact θ, m, v (and vmax) after the step rounded to binary64;
     only the final storage rounding uses them.
     """
+    require_handled(__name__, HANDLED, variant)
     storage = float_format(storage)
     u = arith.compute.unit_roundoff
     us = arith.scalars.unit_roundoff
@@ -124,7 +145,7 @@ def step_bound(
 
     f64 = np.float64
     th, g, m0, v0 = (np.asarray(a, dtype=f64) for a in (theta, grad, m, v))
-    a, b1, b2 = hyper.lr, hyper.beta1, hyper.beta2
+    b1, b2 = hyper.beta1, hyper.beta2
     eps, lam = hyper.eps, hyper.weight_decay
     t = t_prev + 1
     with np.errstate(all="ignore"):
@@ -140,7 +161,7 @@ def step_bound(
         c1, c2 = 1.0 - b1, 1.0 - b2
         d_c1 = rho_hold * b1 + rho_der * c1
         d_c2 = rho_hold * b2 + rho_der * c2
-        if profile.bias_correction:
+        if variant.bias_correction:
             p1, p2 = b1**t, b2**t
             # β^t lives in the scalars format: β held with relative error ρ makes it off
             # by t·ρ relative, pow adds ~2 roundings, a running product one per factor.
@@ -171,14 +192,14 @@ def step_bound(
         vmax1 = e_vmax = None
         if hyper.amsgrad:
             vm0 = np.asarray(vmax, dtype=f64)
-            if profile.amsgrad_over == "v":
+            if variant.amsgrad_over == "v":
                 cand, e_cand = v1, e_v
             else:
                 cand = v1 / bc2
                 e_cand = (e_v + v1 * rel_bc2) / bc2 + u * cand
             vmax1 = np.maximum(vm0, cand)
             e_vmax = np.where(cand + e_cand >= vm0, e_cand, 0.0)
-            vd, e_vd, vd_corrected = vmax1, e_vmax, profile.amsgrad_over == "vhat"
+            vd, e_vd, vd_corrected = vmax1, e_vmax, variant.amsgrad_over == "vhat"
 
         # AD-5 / VAR-4: the normalised update u = m̂ / denominator.
         # ε as held and cast; below the normal range the cast error is absolute (binary16
@@ -191,13 +212,13 @@ def step_bound(
             e_vhat = (e_vd + vd * rel_bc2) / bc2
         mhat = m1 / bc1
         e_mhat = (e_m + np.abs(m1) * rel_bc1) / bc1 + u * np.abs(mhat)
-        if profile.eps_placement == "outside":
+        if variant.eps_placement == "outside":
             # √v̂ directly, or √v / √bc2: up to 3 roundings.
             root = np.sqrt(vhat)
             den = root + eps
             e_den = _sqrt_error(vhat, e_vhat, 3 * u) + d_eps + u * den
             num, e_num = mhat, e_mhat
-        elif profile.eps_placement == "inside":
+        elif variant.eps_placement == "inside":
             w = vhat + eps
             den = np.sqrt(w)
             e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
@@ -216,7 +237,7 @@ def step_bound(
         # AD-6: the step α·u. α (or α/bc1 folded into a step size, or its negation in
         # the capturable form) is a held, derived, cast scalar; 2 more roundings cover
         # the product and addcdiv's internal multiply.
-        lr = a * (profile.schedule_multiplier if profile.decay_scale == "scheduled" else 1.0)
+        lr = step_size(hyper, variant)
         step_term = lr * upd
         e_step = lr * e_upd + np.abs(step_term) * (rho_hold + rho_der + 2 * u)
         # Gradual underflow along the step: a rounding whose result lies below the normal
@@ -238,15 +259,14 @@ def step_bound(
 
         # AW-1 / VAR-2 / VAR-3: decay factor d = 1 − scale·λ.
         if hyper.mode is Mode.ADAMW and lam != 0.0:
-            scale = {"lr": a, "independent": 1.0,
-                     "scheduled": profile.schedule_multiplier}[profile.decay_scale]
+            scale = decay_scale_factor(hyper, variant)
             d = 1.0 - scale * lam
             d_d = scale * lam * (2 * rho_hold + rho_der) + rho_der * abs(d)
             n_round = 2  # θ·d then the subtraction (or θ − αλθ − step: 2 additions)
         else:
             d, d_d, n_round = 1.0, 0.0, 1
         ath, astep = np.abs(th), np.abs(step_term)
-        if profile.decay_order == "before":
+        if variant.decay_order == "before":
             e_th = ath * d_d + n_round * u * (ath + astep) + e_step + tiny(ath, astep)
         else:
             inner = np.abs(th - step_term)

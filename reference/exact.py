@@ -15,7 +15,7 @@ import numpy as np
 
 from adamspec.reference import steps
 from adamspec.reference.floats import round_array, to_mpf_array
-from adamspec.reference.hyper import CANONICAL, Hyper, Profile
+from adamspec.reference.hyper import CANONICAL, Hyper, Variant, require_handled
 
 DEFAULT_PRECISION = 256  # bits; 200 is the floor the spec names (NUM-1)
 
@@ -66,18 +66,18 @@ class State:
         return self.rounded("float64")
 
 
-def _element_step(theta, g, m, v, vmax, t, h: Hyper, profile: Profile):
+def _element_step(theta, g, m, v, vmax, t, h: Hyper, variant: Variant):
     """One element of SPEC AD-1, clause by clause."""
     g = steps.effective_gradient(g, theta, h)  # MAX-1, L2-1
     m = steps.first_moment(m, g, h)  # AD-2
     v = steps.second_moment(v, g, h)  # AD-3
-    bc1, bc2 = steps.bias_corrections(t, h, profile)  # AD-4
+    bc1, bc2 = steps.bias_corrections(t, h, variant)  # AD-4
     denom_v, corrected = v, False
     if h.amsgrad:  # AMS-1
-        vmax = steps.amsgrad_max(vmax, v, bc2, profile)
-        denom_v, corrected = vmax, profile.amsgrad_over == "vhat"
-    u = steps.normalised_update(m, denom_v, bc1, bc2, h, profile, corrected)  # AD-5
-    theta = steps.apply_update(theta, u, h, profile)  # AW-1, AD-6
+        vmax = steps.amsgrad_max(vmax, v, bc2, variant)
+        denom_v, corrected = vmax, variant.amsgrad_over == "vhat"
+    u = steps.normalised_update(m, denom_v, bc1, bc2, h, variant, corrected)  # AD-5
+    theta = steps.apply_update(theta, u, h, variant)  # AW-1, AD-6
     return theta, m, v, vmax
 
 
@@ -85,12 +85,13 @@ def step(
     state: State,
     grad,
     hyper: Hyper,
-    profile: Profile = CANONICAL,
+    variant: Variant = CANONICAL,
     precision: int = DEFAULT_PRECISION,
 ) -> State:
     """One optimizer step of one parameter. ``grad=None`` is an absent gradient (NOGRAD-1/2)."""
     if grad is None:
         return state
+    require_handled("reference.steps", steps.HANDLED, variant)
     g = to_mpf_array(grad)
     if g.shape != state.theta.shape:
         raise ValueError(f"gradient has shape {g.shape}, parameter has shape {state.theta.shape}")
@@ -105,7 +106,7 @@ def step(
     with mpmath.workprec(precision):
         for i in range(g.size):
             res = _element_step(
-                th[i], gg[i], mm[i], vv[i], None if vmax_in is None else vmax_in[i], t, hyper, profile
+                th[i], gg[i], mm[i], vv[i], None if vmax_in is None else vmax_in[i], t, hyper, variant
             )
             for flat, value in zip(flats, res):
                 flat[i] = value
@@ -117,7 +118,7 @@ def trajectory(
     state: State,
     grads: Sequence,
     hyper: Hyper,
-    profile: Profile = CANONICAL,
+    variant: Variant = CANONICAL,
     precision: int = DEFAULT_PRECISION,
 ) -> list[State]:
     """The exact states after each step of a gradient sequence (``None`` entries skip a step).
@@ -128,7 +129,7 @@ def trajectory(
     """
     out = []
     for g in grads:
-        state = step(state, g, hyper, profile, precision)
+        state = step(state, g, hyper, variant, precision)
         out.append(state)
     return out
 
@@ -159,7 +160,7 @@ def checked_step(
     state: State,
     grad,
     hyper: Hyper,
-    profile: Profile = CANONICAL,
+    variant: Variant = CANONICAL,
     precision: int = DEFAULT_PRECISION,
     digits: int = 50,
 ) -> State:
@@ -172,8 +173,8 @@ def checked_step(
     needed_bits = int(digits * 3.3219280948873626) + 8  # log2(10) per digit, plus slack
     if precision < needed_bits:
         raise ValueError(f"{digits} digits need at least {needed_bits} bits, got {precision}")
-    lo = step(state, grad, hyper, profile, precision)
-    hi = step(state, grad, hyper, profile, 2 * precision)
+    lo = step(state, grad, hyper, variant, precision)
+    hi = step(state, grad, hyper, variant, 2 * precision)
     with mpmath.workprec(2 * precision):
         rel = max_relative_disagreement(lo, hi)
         limit = mpmath.ldexp(mpmath.mpf(1), -needed_bits)

@@ -16,9 +16,21 @@ from dataclasses import dataclass
 import mpmath
 import numpy as np
 
-from adamspec.reference import exact
+from adamspec.reference import exact, steps
 from adamspec.reference.floats import BINARY64, float_format, round_to
-from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Profile
+from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant, check_handled, require_handled
+
+# The variant knob values ``_constants`` and ``_step_slice`` implement; checked against
+# reference.hyper.KNOBS at import and at every call. The scalars (bias corrections, step
+# size, decay factor) are the exact reference's own functions evaluated at 320 bits.
+HANDLED = {
+    "decay_order": {"before", "after"},  # _step_slice: θ·d − lr·u or (θ − lr·u)·d
+    "decay_scale": {"lr", "independent", "scheduled"},  # _constants: steps.decay_factor, learning_rate
+    "eps_placement": {"outside", "hat", "inside"},  # _step_slice: the denominator and u
+    "bias_correction": {True, False},  # _constants: steps.bias_corrections
+    "amsgrad_over": {"v", "vhat"},  # _step_slice: the maximum's candidate
+}
+check_handled(__name__, HANDLED)
 
 # Veltkamp's constant for binary64: t = (2^27 + 1)·x, hi = t − (t − x) is x rounded to
 # its top 26 bits and lo = x − hi fits in 26 bits (the sign carries the 53rd), so any
@@ -304,7 +316,7 @@ class _Consts:
     d: tuple  # the decoupled decay factor (k2)
 
 
-def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
+def _constants(h: Hyper, variant: Variant, t: int) -> _Consts:
     """Everything that depends only on hyperparameters and t, once per call.
 
     β^t is mpmath's binary powering at 320 bits (exact to working precision for any t,
@@ -312,20 +324,10 @@ def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
     """
     one = mpmath.mpf(1)
     with mpmath.workprec(_CONST_PREC):
-        b1, b2 = mpmath.mpf(h.beta1), mpmath.mpf(h.beta2)
-        if profile.bias_correction:
-            bc1, bc2 = one - b1**t, one - b2**t
-        else:
-            bc1 = bc2 = one
-        lr = mpmath.mpf(h.lr)
-        if profile.decay_scale == "scheduled":
-            lr = lr * mpmath.mpf(profile.schedule_multiplier)
-        if h.mode is Mode.ADAMW:
-            scale = {"lr": mpmath.mpf(h.lr), "independent": one,
-                     "scheduled": mpmath.mpf(profile.schedule_multiplier)}[profile.decay_scale]
-            d = one - scale * mpmath.mpf(h.weight_decay)
-        else:
-            d = one
+        # the exact reference's scalars (AD-4 / VAR-5, AD-6 / VAR-3, AW-4 / VAR-3) at 320 bits
+        bc1, bc2 = steps.bias_corrections(t, h, variant)
+        lr = steps.learning_rate(h, variant)
+        d = steps.decay_factor(h, variant)
         inv_bc1, inv_bc2 = one / bc1, one / bc2
         khat = mpmath.sqrt(bc2) / bc1
     # 1 − β is exact as a TwoSum pair (an mpf rounding would lose it for tiny β), so the
@@ -352,7 +354,7 @@ def _constants(h: Hyper, profile: Profile, t: int) -> _Consts:
 # ---------------------------------------------------------------- the step on one slice
 
 
-def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Profile):
+def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
     """One step on 1-D float64 slices; returns the output pairs and the trust mask."""
     # -- input ranges, adjusted so that every major product below stays in [2^-900, 2^900]
     ok = _in_range(m, *_bounds(K.b1[0]))
@@ -489,7 +491,7 @@ def _as_dd(x: np.ndarray, shape) -> DD:
     return DD(x.reshape(shape).copy(), np.zeros(shape))
 
 
-def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, profile: Profile = CANONICAL,
+def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, variant: Variant = CANONICAL,
               vmax=None) -> FastState:
     """One step of ``exact.step``'s algorithm in double-double; same arguments, same values.
 
@@ -511,9 +513,10 @@ def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, profile: Profile = C
     if grad is None:
         return FastState(_as_dd(th, shape), _as_dd(mm, shape), _as_dd(vv, shape),
                          None if vm is None else _as_dd(vm, shape), t_prev, 0)
+    require_handled(__name__, HANDLED, variant)
     g = _widen(grad, shape, "grad")
     t = t_prev + 1  # AD-1: the count advances first
-    K = _constants(hyper, profile, t)
+    K = _constants(hyper, variant, t)
 
     outs = [np.empty(n) for _ in range(8 if hyper.amsgrad else 6)]
     bad = []
@@ -521,14 +524,14 @@ def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, profile: Profile = C
         for lo in range(0, n, _CHUNK):
             sl = slice(lo, min(n, lo + _CHUNK))
             res = _step_slice(th[sl], g[sl], mm[sl], vv[sl], None if vm is None else vm[sl],
-                              K, hyper, profile)
+                              K, hyper, variant)
             for i, arr in enumerate(x for pair in res[: len(outs) // 2] for x in pair):
                 outs[i][sl] = arr
             if not res[4].all():
                 bad.append(lo + np.flatnonzero(~res[4]))
     idx = np.concatenate(bad) if bad else np.zeros(0, dtype=np.intp)
     if idx.size:
-        _fallback(idx, th, g, mm, vv, vm, t_prev, hyper, profile, outs)
+        _fallback(idx, th, g, mm, vv, vm, t_prev, hyper, variant, outs)
 
     def dd(i):
         return DD(outs[i].reshape(shape), outs[i + 1].reshape(shape))
@@ -540,11 +543,11 @@ def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, profile: Profile = C
     return FastState(dd(0), dd(2), dd(4), vmax_out, t, int(idx.size))
 
 
-def _fallback(idx, th, g, m, v, vm, t_prev, hyper, profile, outs):
+def _fallback(idx, th, g, m, v, vm, t_prev, hyper, variant, outs):
     """Recompute the untrusted elements with the exact reference and store them as pairs."""
     state = exact.State.from_floats(th[idx], m[idx], v[idx], t_prev,
                                     vm[idx] if hyper.amsgrad else None)
-    res = exact.step(state, g[idx], hyper, profile)
+    res = exact.step(state, g[idx], hyper, variant)
     arrays = [res.theta, res.m, res.v] + ([res.vmax] if hyper.amsgrad else [])
     for k, values in enumerate(arrays):
         hi, lo = outs[2 * k], outs[2 * k + 1]

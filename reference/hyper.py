@@ -1,4 +1,4 @@
-"""Hyperparameters, the mode, and the variant profile (SPEC VAL-*, VAR-*).
+"""Hyperparameters, the mode, and the variant knobs (SPEC VAL-*, VAR-*).
 
 Hyperparameters are binary64 values: ``lr=0.1`` means the binary value nearest one
 tenth, and the reference computes with exactly that value (SPEC NUM-1, DT-4).
@@ -7,8 +7,9 @@ tenth, and the reference computes with exactly that value (SPEC NUM-1, DT-4).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from enum import StrEnum
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -23,41 +24,132 @@ class HyperparameterError(ValueError):
     """A hyperparameter value the spec rejects (SPEC VAL-*)."""
 
 
-@dataclass(frozen=True)
-class Profile:
-    """Variant knobs (SPEC VAR-*). The default instance is the canonical algorithm."""
+# ---------------------------------------------------------------- variant knobs (SPEC VAR-*)
+#
+# THE table of variant knobs. Each knob's allowed values are written once, in its Literal
+# type below; ``KNOBS`` adds the canonical value and the clause that defines each value.
+# ``Variant`` is validated from it, and the three modules that compute a step
+# (``steps``/``exact``, ``fast``, ``bound``) each declare the values they handle in a
+# ``HANDLED`` dict that ``check_handled`` compares with this table when they are imported:
+# a value added here and forgotten in one of them fails that import, naming the module.
 
-    decay_order: str = "before"  # VAR-2: "before" | "after" the update
-    decay_scale: str = "lr"  # VAR-3: "lr" (α·λ) | "independent" (λ) | "scheduled" (η·λ)
-    schedule_multiplier: float = 1.0  # VAR-3: η for "scheduled"; it also scales α·u
-    eps_placement: str = "outside"  # VAR-4: "outside" | "hat" | "inside"
-    bias_correction: bool = True  # VAR-5
-    amsgrad_over: str = "v"  # VAR-6: "v" (raw, torch) | "vhat"
+DecayOrder = Literal["before", "after"]  # VAR-2
+DecayScale = Literal["lr", "independent", "scheduled"]  # VAR-3
+EpsPlacement = Literal["outside", "hat", "inside"]  # VAR-4
+BiasCorrection = Literal[True, False]  # VAR-5
+AmsgradOver = Literal["v", "vhat"]  # VAR-6
+
+
+@dataclass(frozen=True)
+class Knob:
+    """One variant knob: its allowed values, the canonical one, and the clause defining them."""
+
+    values: tuple
+    canonical: object
+    clause: str
+    meaning: str
 
     def __post_init__(self):
-        allowed = {
-            "decay_order": ("before", "after"),
-            "decay_scale": ("lr", "independent", "scheduled"),
-            "eps_placement": ("outside", "hat", "inside"),
-            "amsgrad_over": ("v", "vhat"),
-        }
-        for name, values in allowed.items():
-            if getattr(self, name) not in values:
-                raise ValueError(f"Profile.{name} must be one of {values}, got {getattr(self, name)!r}")
-        eta = self.schedule_multiplier
-        if not (math.isfinite(eta) and eta >= 0):
-            raise ValueError(f"Profile.schedule_multiplier must be finite and >= 0, got {eta!r}")
+        if self.canonical not in self.values:
+            raise ValueError(f"canonical value {self.canonical!r} is not among {self.values}")
 
-    @property
-    def is_canonical(self) -> bool:
-        return self == CANONICAL
+
+KNOBS: dict[str, Knob] = {
+    "decay_order": Knob(get_args(DecayOrder), "before", "VAR-2",
+                        "decoupled decay before the update (AW-1) or after it"),
+    "decay_scale": Knob(get_args(DecayScale), "lr", "VAR-3",
+                        "decoupled decay scaled by α·λ (AW-4), by λ, or by η·λ with the step η·α·u"),
+    "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
+                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, or √(v̂ + ε)"),
+    "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
+                            "m̂, v̂ corrected by 1 − β^t (AD-4), or not at all"),
+    "amsgrad_over": Knob(get_args(AmsgradOver), "v", "VAR-6",
+                         "the AMSGrad maximum over the raw v (AMS-1) or over v̂"),
+}
+
+# Parameters of a knob value (not knobs themselves): name -> the knob and value that use it.
+KNOB_PARAMETERS: dict[str, tuple[str, object]] = {
+    "schedule_multiplier": ("decay_scale", "scheduled"),  # VAR-3: η_t
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A value for each variant knob (SPEC VAR-1). The default instance is the canonical step.
+
+    The fields are the knobs of ``KNOBS`` (allowed values in their Literal types) plus the
+    parameters of ``KNOB_PARAMETERS``; validation comes from the table.
+    """
+
+    decay_order: DecayOrder = "before"
+    decay_scale: DecayScale = "lr"
+    schedule_multiplier: float = 1.0  # VAR-3: η for "scheduled"; it also scales α·u
+    eps_placement: EpsPlacement = "outside"
+    bias_correction: BiasCorrection = True
+    amsgrad_over: AmsgradOver = "v"
+
+    def __post_init__(self):
+        for name, knob in KNOBS.items():
+            value = getattr(self, name)
+            if value not in knob.values or type(value) is not type(knob.canonical):
+                raise ValueError(f"Variant.{name} ({knob.clause}) must be one of {knob.values}, got {value!r}")
+        eta = self.schedule_multiplier
+        if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
+            raise ValueError(f"Variant.schedule_multiplier must be finite and >= 0, got {eta!r}")
 
     def departures(self) -> dict[str, object]:
-        """The knobs that differ from canonical, for reports (SPEC VAR-1)."""
+        """The knobs (and knob parameters) that differ from canonical, for reports (SPEC VAR-1)."""
         return {k: v for k, v in vars(self).items() if getattr(CANONICAL, k) != v}
 
+    def departs_in(self, knob: str) -> bool:
+        """Whether this variant's value of ``knob`` is not the canonical one (η matters only
+        under ``decay_scale = "scheduled"``, which departs already)."""
+        if knob not in KNOBS:
+            raise KeyError(f"no variant knob {knob!r}; the knobs are {tuple(KNOBS)}")
+        return getattr(self, knob) != KNOBS[knob].canonical
 
-CANONICAL = Profile()
+
+CANONICAL = Variant()
+
+if {f.name for f in fields(Variant)} != set(KNOBS) | set(KNOB_PARAMETERS):  # pragma: no cover
+    raise ImportError("Variant's fields and the KNOBS table disagree: "
+                      f"{sorted({f.name for f in fields(Variant)} ^ (set(KNOBS) | set(KNOB_PARAMETERS)))}")
+
+
+def check_handled(where: str, handled: dict[str, set], knobs: dict[str, Knob] | None = None) -> None:
+    """Fail unless ``handled`` (a module's ``HANDLED``) names exactly the knobs and values of the table.
+
+    Called at import by every module that computes a step, so that a knob value added to
+    ``KNOBS`` and not implemented there is an ImportError, not a canonical step in disguise.
+    """
+    knobs = KNOBS if knobs is None else knobs
+    want = {name: set(k.values) for name, k in knobs.items()}
+    got = {name: set(values) for name, values in handled.items()}
+    if got != want:
+        lines = []
+        for name in sorted(set(want) | set(got)):
+            missing = want.get(name, set()) - got.get(name, set())
+            extra = got.get(name, set()) - want.get(name, set())
+            if name not in got:
+                lines.append(f"knob {name} ({knobs[name].clause}) is not handled at all")
+            elif name not in want:
+                lines.append(f"knob {name} is handled but is not in the KNOBS table")
+            else:
+                if missing:
+                    lines.append(f"{name} ({knobs[name].clause}): values {sorted(missing, key=str)} not handled")
+                if extra:
+                    lines.append(f"{name}: values {sorted(extra, key=str)} handled but not in the table")
+        raise ImportError(f"{where} does not handle the variant knobs of reference.hyper.KNOBS: "
+                          + "; ".join(lines))
+
+
+def require_handled(where: str, handled: dict[str, set], variant: Variant) -> None:
+    """At a call: refuse a variant value ``where`` does not implement (e.g. a table patched at run time)."""
+    for name, values in handled.items():
+        if getattr(variant, name) not in values:
+            raise NotImplementedError(f"{where} does not implement {name} = {getattr(variant, name)!r}")
+    for name in KNOBS.keys() - handled.keys():
+        raise NotImplementedError(f"{where} does not implement the knob {name}")
 
 
 def _finite_float(name: str, value) -> float:
@@ -112,3 +204,27 @@ class Hyper:
             self,
             **{n: float(cast(getattr(self, n))) for n in ("lr", "beta1", "beta2", "eps", "weight_decay")},
         )
+
+
+# The scalars a knob value defines, shared by the exact step (mpmath), the fast oracle
+# (mpmath at its constants' precision) and the bound (binary64): ``num`` converts a
+# binary64 hyperparameter into the caller's number type.
+
+
+def decay_scale_factor(h: Hyper, variant: Variant, num=float):
+    """VAR-3 / AW-4: what λ is multiplied by in the decoupled factor 1 − scale·λ: α, 1 or η."""
+    if variant.decay_scale == "lr":
+        return num(h.lr)
+    if variant.decay_scale == "independent":
+        return num(1)
+    if variant.decay_scale == "scheduled":
+        return num(variant.schedule_multiplier)
+    raise NotImplementedError(f"decay_scale = {variant.decay_scale!r}")
+
+
+def step_size(h: Hyper, variant: Variant, num=float):
+    """AD-6 / VAR-3: the factor of u in the step: α, or η·α under "scheduled"."""
+    lr = num(h.lr)
+    if variant.decay_scale == "scheduled":
+        lr = lr * num(variant.schedule_multiplier)
+    return lr

@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import mpmath
 
-from adamspec.reference.hyper import Hyper, Mode, Profile
+from adamspec.reference.hyper import Hyper, Mode, Variant, check_handled, decay_scale_factor, step_size
 
 ONE = mpmath.mpf(1)
+
+# The variant knob values this module's functions implement (checked against
+# reference.hyper.KNOBS below, and at every exact.step call).
+HANDLED = {
+    "decay_order": {"before", "after"},  # apply_update
+    "decay_scale": {"lr", "independent", "scheduled"},  # decay_factor, learning_rate (shared scalars)
+    "eps_placement": {"outside", "hat", "inside"},  # normalised_update
+    "bias_correction": {True, False},  # bias_corrections
+    "amsgrad_over": {"v", "vhat"},  # amsgrad_max
+}
+check_handled(__name__, HANDLED)
 
 
 def nan_max(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
@@ -63,59 +74,56 @@ def second_moment(v, g, h: Hyper):
     return b2 * v + (ONE - b2) * g * g
 
 
-def bias_corrections(t: int, h: Hyper, profile: Profile):
+def bias_corrections(t: int, h: Hyper, variant: Variant):
     """AD-4: (1 − β1^t, 1 − β2^t) with β^t the exact power at the integer t; VAR-5 off → (1, 1)."""
-    if not profile.bias_correction:
+    if not variant.bias_correction:
         return ONE, ONE
     # mpmath's integer power is exact to working precision for any t (binary powering).
     return ONE - mpmath.mpf(h.beta1) ** t, ONE - mpmath.mpf(h.beta2) ** t
 
 
-def amsgrad_max(vmax, v, bc2, profile: Profile):
+def amsgrad_max(vmax, v, bc2, variant: Variant):
     """AMS-1 / VAR-6: the running maximum, over raw v (canonical) or over v̂ (variant)."""
-    return nan_max(vmax, v if profile.amsgrad_over == "v" else v / bc2)
+    if variant.amsgrad_over not in ("v", "vhat"):
+        raise NotImplementedError(f"amsgrad_over = {variant.amsgrad_over!r}")
+    return nan_max(vmax, v if variant.amsgrad_over == "v" else v / bc2)
 
 
-def normalised_update(m, v_denom, bc1, bc2, h: Hyper, profile: Profile, denom_is_corrected=False):
+def normalised_update(m, v_denom, bc1, bc2, h: Hyper, variant: Variant, denom_is_corrected=False):
     """AD-5 / VAR-4: u = m̂ / (√v̂ + ε) and its ε-hat and ε-inside-the-root variants.
 
     ``denom_is_corrected`` marks a v̂-maximum (VAR-6 variant) that needs no further 1/bc2.
     """
     eps = mpmath.mpf(h.eps)
     vhat = v_denom if denom_is_corrected else v_denom / bc2  # bc2 > 0 always
-    if profile.eps_placement == "outside":
+    if variant.eps_placement == "outside":
         return ieee_div(m / bc1, ieee_sqrt(vhat) + eps)
-    if profile.eps_placement == "inside":
+    if variant.eps_placement == "inside":
         return ieee_div(m / bc1, ieee_sqrt(vhat + eps))
-    # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
-    v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip
-    return (mpmath.sqrt(bc2) / bc1) * ieee_div(m, ieee_sqrt(v_raw) + eps)
+    if variant.eps_placement == "hat":
+        # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
+        v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip
+        return (mpmath.sqrt(bc2) / bc1) * ieee_div(m, ieee_sqrt(v_raw) + eps)
+    raise NotImplementedError(f"eps_placement = {variant.eps_placement!r}")
 
 
-def decay_factor(h: Hyper, profile: Profile):
+def decay_factor(h: Hyper, variant: Variant):
     """AW-4 / VAR-3: the decoupled factor 1 − α·λ (or 1 − λ, or 1 − η·λ); 1 outside adamw."""
     if h.mode is not Mode.ADAMW:
         return ONE
-    lam = mpmath.mpf(h.weight_decay)
-    scale = {
-        "lr": mpmath.mpf(h.lr),
-        "independent": ONE,
-        "scheduled": mpmath.mpf(profile.schedule_multiplier),
-    }[profile.decay_scale]
-    return ONE - scale * lam
+    return ONE - decay_scale_factor(h, variant, mpmath.mpf) * mpmath.mpf(h.weight_decay)
 
 
-def learning_rate(h: Hyper, profile: Profile):
+def learning_rate(h: Hyper, variant: Variant):
     """AD-6: α (times the schedule multiplier η under VAR-3 "scheduled")."""
-    lr = mpmath.mpf(h.lr)
-    if profile.decay_scale == "scheduled":
-        lr = lr * mpmath.mpf(profile.schedule_multiplier)
-    return lr
+    return step_size(h, variant, mpmath.mpf)
 
 
-def apply_update(theta, u, h: Hyper, profile: Profile):
+def apply_update(theta, u, h: Hyper, variant: Variant):
     """AW-1 / AD-6 / VAR-2: θ_t = θ(1 − αλ) − α·u (canonical) or (θ − α·u)(1 − αλ) (after)."""
-    d, lr = decay_factor(h, profile), learning_rate(h, profile)
-    if profile.decay_order == "before":
+    d, lr = decay_factor(h, variant), learning_rate(h, variant)
+    if variant.decay_order == "before":
         return theta * d - lr * u
-    return (theta - lr * u) * d
+    if variant.decay_order == "after":
+        return (theta - lr * u) * d
+    raise NotImplementedError(f"decay_order = {variant.decay_order!r}")

@@ -8,7 +8,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from adamspec.adapters.numpy_impl import ORDERS, numpy_step
-from adamspec.reference import Hyper, Profile, State, float_format, step
+from adamspec.reference import CANONICAL, KNOBS, Hyper, State, Variant, float_format, step
 from adamspec.reference.bound import Arithmetic, C, measure, step_bound
 
 DTYPES = ["float64", "float32", "bfloat16"]
@@ -53,11 +53,11 @@ def one_step_cases(draw):
     return dtype, theta, g, m, v, vmax, t_prev, h
 
 
-def _check(dtype, theta, g, m, v, vmax, t_prev, h, computed):
-    """Every stored output of ``computed`` lies within C·B of the exact value."""
-    exact = step(State.from_floats(theta, m, v, t_prev, vmax=vmax), g, h)
+def _check(dtype, theta, g, m, v, vmax, t_prev, h, computed, variant=CANONICAL):
+    """Every stored output of ``computed`` lies within C·B of the exact value (of ``variant``)."""
+    exact = step(State.from_floats(theta, m, v, t_prev, vmax=vmax), g, h, variant)
     ex64 = exact.as_float64()
-    b = step_bound(theta, g, m, v, t_prev, h, Arithmetic(compute=dtype), dtype, ex64, vmax=vmax)
+    b = step_bound(theta, g, m, v, t_prev, h, Arithmetic(compute=dtype), dtype, ex64, variant, vmax=vmax)
     worst = 0.0
     for name, got in zip(("theta", "m", "v", "vmax"), computed):
         if got is None:
@@ -82,6 +82,24 @@ def test_bound_admits_every_evaluation_order(order, case):
     cast = lambda a: None if a is None else np.asarray(a).astype(dt)  # noqa: E731
     out = numpy_step(cast(theta), cast(g), cast(m), cast(v), cast(vmax), t_prev, h, order)
     _check(dtype, theta, g, m, v, vmax, t_prev, h, out[:4])
+
+
+def variants():
+    """Any variant, every knob's values drawn from the table (reference.hyper.KNOBS)."""
+    knobs = {name: st.sampled_from(knob.values) for name, knob in KNOBS.items()}
+    return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 3.0]), **knobs)
+
+
+@given(case=one_step_cases(), variant=variants())
+def test_bound_admits_every_variant(case, variant):
+    """The bound of each knob value (SPEC VAR-*) admits a plain implementation of it (the numpy
+    textbook order, written from the VAR formulas): a value the bound forgot, or derives for
+    the canonical step, fails here."""
+    dtype, theta, g, m, v, vmax, t_prev, h = case
+    dt = float_format(dtype).dtype
+    cast = lambda a: None if a is None else np.asarray(a).astype(dt)  # noqa: E731
+    out = numpy_step(cast(theta), cast(g), cast(m), cast(v), cast(vmax), t_prev, h, "textbook", variant)
+    _check(dtype, theta, g, m, v, vmax, t_prev, h, out[:4], variant)
 
 
 @st.composite
@@ -154,16 +172,16 @@ def _region(kind, dtype, rng, n=300):
         eps, t_prev = 1e-3, 1
         g, m = sign() * r(-4, -2), sign() * r(-4, -2)
         v = (eps**2 * r(-1, 1) * (1 - 0.999**2)).astype(dt).astype(np.float64)
-        h, prof = Hyper(lr=1e-3, eps=eps, weight_decay=0.01), Profile(eps_placement="hat")
+        h, prof = Hyper(lr=1e-3, eps=eps, weight_decay=0.01), Variant(eps_placement="hat")
     elif kind == "after":  # large lr·λ
         t_prev, g, m, v = 10, sign() * r(-3, 0), sign() * r(-3, 0), r(-6, 0)
-        h, prof = Hyper(lr=0.1, weight_decay=4.0, eps=1e-8), Profile(decay_order="after")
+        h, prof = Hyper(lr=0.1, weight_decay=4.0, eps=1e-8), Variant(decay_order="after")
     else:  # ε inside the root: v̂ comparable to ε
         eps, t_prev = 1e-8, 100
         bc2 = 1 - 0.999**101
         g, m = sign() * r(-5, -3), sign() * r(-5, -3)
         v = (eps * bc2 * r(-1, 1)).astype(dt).astype(np.float64)
-        h, prof = Hyper(lr=1e-3, eps=eps, weight_decay=0.01), Profile(eps_placement="inside")
+        h, prof = Hyper(lr=1e-3, eps=eps, weight_decay=0.01), Variant(eps_placement="inside")
     # θ on the scale of the step: otherwise a low-precision store cannot hold the step at all.
     theta = sign() * h.lr * r(-1, 1)
     return theta, g, m, v, t_prev, h, prof
