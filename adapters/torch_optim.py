@@ -83,6 +83,21 @@ def _laid_out(torch, a: np.ndarray, layout: str, device: str = "cpu"):
     return base
 
 
+def inject_state(torch, opt, params, states, tensor, step_device: str = "cpu") -> None:
+    """Write injected state (SPEC STATE-3) into ``opt.state`` under torch's keys: ``step`` a
+    float32 tensor on ``step_device``, ``exp_avg``, ``exp_avg_sq`` and, when kept,
+    ``max_exp_avg_sq``, each made by ``tensor``; a parameter whose state is None, or has no
+    step, starts fresh."""
+    for p, st in zip(params, states):
+        if st is None or st.step is None:
+            continue
+        entry = {"step": torch.tensor(float(st.step), dtype=torch.float32, device=step_device),
+                 "exp_avg": tensor(st.m), "exp_avg_sq": tensor(st.v)}
+        if st.vmax is not None:
+            entry["max_exp_avg_sq"] = tensor(st.vmax)
+        opt.state[p] = entry
+
+
 class TorchAdamSession:
     """One torch optimizer over the case's parameter groups."""
 
@@ -104,17 +119,8 @@ class TorchAdamSession:
         # The count lives where torch puts it: on the device for fused and capturable paths,
         # else on the CPU (Adam._init_group), in float32.
         on_device = path_kwargs.get("fused") or path_kwargs.get("capturable")
-        for p, st in zip(self.params, states):
-            if st is None or st.step is None:
-                continue
-            entry = {
-                "step": torch.tensor(float(st.step), dtype=torch.float32, device=device if on_device else "cpu"),
-                "exp_avg": _to_torch(torch, st.m, device),
-                "exp_avg_sq": _to_torch(torch, st.v, device),
-            }
-            if st.vmax is not None:
-                entry["max_exp_avg_sq"] = _to_torch(torch, st.vmax, device)
-            self.opt.state[p] = entry
+        inject_state(torch, self.opt, self.params, states, lambda a: _to_torch(torch, a, device),
+                     device if on_device else "cpu")
         self._grads, self._ptrs = [], []
 
     def _tensor(self, a):

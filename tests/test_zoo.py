@@ -1,4 +1,4 @@
-"""The mutant zoo (adamspec.adapters.zoo) against the conformance suite.
+"""The mutant zoo (adamspec.selftest.zoo) against the conformance suite.
 
 * every mutant names SPEC clauses that exist, a bug class and a source;
 * every mutant's witness shows it differs from the correct control (so none is a correct
@@ -20,8 +20,8 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
 
 from adamspec import spec  # noqa: E402
-from adamspec.adapters import zoo  # noqa: E402
 from adamspec.conformance.registry import load  # noqa: E402
+from adamspec.selftest import zoo  # noqa: E402
 
 PROPERTIES = load()
 from adamspec.conformance.runner import run  # noqa: E402
@@ -71,7 +71,7 @@ def test_mutant_is_documented(m):
     assert m.witness, "a mutant needs a witness"
     # Every mutant differs from the control of its claim in one place only: its base class
     # computes the claimed family's step, except where the family is the bug.
-    assert issubclass(m.cls, zoo._ReferenceAdam)
+    assert issubclass(m.cls, zoo.ReferenceAdam)
     assert m.cls.decoupled == (m.claim == "adamw") or m.name in WRONG_FAMILY
 
 

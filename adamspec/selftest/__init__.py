@@ -1,6 +1,6 @@
 """``adamspec selftest``: the suite's detection power and false-alarm rate, measured.
 
-Every mutant of the zoo (adapters/zoo.py) is run at the ``ci`` and ``default`` profiles on
+Every mutant of the zoo (adamspec/selftest/zoo/) is run at the ``ci`` and ``default`` profiles on
 the properties that check its expected clauses; a mutant is killed when one of those
 properties fails (or errors, for mutants that crash by design). Every correct adapter —
 the built-in ones and the zoo's controls — is then run on N seeds, and any verdict other
@@ -19,8 +19,8 @@ PROFILES = ("ci", "default")
 
 def _kill(args):
     """(mutant, profile) -> what killed it and when."""
-    from adamspec.adapters import zoo
     from adamspec.conformance.runner import run
+    from adamspec.selftest import zoo
 
     name, profile = args
     m = next(x for x in zoo.MUTANTS if x.name == name)
@@ -50,9 +50,9 @@ def _kill(args):
 
 def _control(args):
     """(adapter name, seed) -> its verdict; a zoo control is 'zoo.<name>'."""
-    from adamspec.adapters import zoo
     from adamspec.adapters.registry import load_adapter
     from adamspec.conformance.runner import run
+    from adamspec.selftest import zoo
 
     name, seed = args
     if name.startswith("zoo."):
@@ -68,8 +68,8 @@ def _control(args):
 
 
 def selftest(seeds: int = 20, profiles=PROFILES, workers: int | None = None, out=print) -> dict:
-    from adamspec.adapters import zoo
     from adamspec.adapters.registry import builtin_names, sweep_exclusions
+    from adamspec.selftest import zoo
 
     workers = workers or os.cpu_count() or 1
     start = time.perf_counter()
