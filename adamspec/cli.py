@@ -53,18 +53,26 @@ def _cmd_spec(args) -> int:
 
 
 def _load(name: str, claim: str | None):
-    """(adapter, None) or (None, exit status) with the reason already printed."""
+    """The one loader of every command that runs an adapter (run, bench, replay): (adapter, None),
+    or (None, exit status) with the reason already printed — 2 for a name that resolves to
+    nothing, 3 for an adapter that cannot be built or cannot run on this machine (its
+    ``unavailable_reason``: no torch, no GPU)."""
     from adamspec.adapters.base import AdapterError
-    from adamspec.adapters.registry import UsageError, load_adapter
+    from adamspec.adapters.registry import UsageError, load_adapter, unavailable_reason
 
     try:
-        return load_adapter(name, claim), None
+        adapter = load_adapter(name, claim)
     except UsageError as exc:
         _err(str(exc))
         return None, EXIT_USAGE
     except AdapterError as exc:
         _err(str(exc))
         return None, EXIT_ADAPTER
+    why = unavailable_reason(adapter)
+    if why:
+        _err(f"adapter {name} cannot be built here: {why}")
+        return None, EXIT_ADAPTER
+    return adapter, None
 
 
 def _cmd_adapters(args) -> int:
@@ -122,17 +130,12 @@ def _exit_status(result) -> int:
 
 
 def _cmd_run(args) -> int:
-    from adamspec.adapters.registry import unavailable_reason
     from adamspec.conformance import deviations as dev
     from adamspec.conformance.runner import run, select
 
     adapter, status = _load(args.adapter, args.claim)
     if adapter is None:
         return status
-    why = unavailable_reason(adapter)
-    if why:
-        _err(f"adapter {args.adapter} cannot be built here: {why}")
-        return EXIT_ADAPTER
     if args.dtypes:
         from adamspec.adapters.registry import UsageError, with_dtypes
 

@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from adamspec.adapters.base import GroupSpec
+from adamspec.adapters.base import Benchmarks, GroupSpec
 from adamspec.reference import Hyper
 
 WORDS_PER_PARAM = 7  # reads θ, g, m, v; writes θ, m, v
@@ -78,20 +78,13 @@ def bench(adapter, numel: int, dtype: str = "float32", reps: int = 10, mode: str
     theta = rng.standard_normal(numel).astype(np_dtype)
     grad = rng.standard_normal(numel).astype(np_dtype)
     session = adapter.open([GroupSpec(h, (theta,))], [None])
-    opt = getattr(session, "opt", None)
-    device = "cpu"
-    if opt is not None:  # a torch optimizer: time opt.step() itself, gradients already in place
-        p = session.params[0]
-        p.grad = torch.from_numpy(grad.astype(np.float32)).to(device=p.device, dtype=p.dtype)
-        device = p.device.type
-
-        def one_step():
-            opt.step()
-        what = "optimizer.step()"
+    if isinstance(session, Benchmarks):  # e.g. a torch optimizer: opt.step() itself, gradients in place
+        step = session.benchmark_step([grad])
+        one_step, what, device = step.run, step.what, step.device
     else:  # any other adapter: its session's step, conversions included
         def one_step():
             session.step([grad])
-        what = "session.step() (includes the adapter's conversions)"
+        what, device = "session.step() (includes the adapter's conversions)", "cpu"
     timed = _timer(torch, device)
     timed(one_step, 2)  # warm-up: state creation, kernel compilation, caches
     runs = [timed(one_step, reps) for _ in range(3)]

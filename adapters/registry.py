@@ -12,7 +12,7 @@ import os
 import sys
 from dataclasses import replace
 
-from adamspec.adapters.base import AdapterError
+from adamspec.adapters.base import AdapterError, MayBeUnavailable
 
 
 class UsageError(ValueError):
@@ -63,8 +63,9 @@ def unavailable_reason(adapter) -> str | None:
 
     if adapter.capabilities.name.startswith("torch.") and importlib.util.find_spec("torch") is None:
         return "torch is not installed: pip install 'adamspec[torch]'"
-    own = getattr(adapter, "unavailable_reason", None)  # e.g. a CUDA path on a machine without a GPU
-    return own() if callable(own) else None
+    if isinstance(adapter, MayBeUnavailable):  # e.g. a CUDA path on a machine without a GPU
+        return adapter.unavailable_reason()
+    return None
 
 
 def builtin_names(sweep: bool = False) -> list[str]:

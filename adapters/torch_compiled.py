@@ -68,11 +68,11 @@ from adamspec.adapters.base import Capabilities
 from adamspec.adapters.torch_optim import (
     _DTYPES,
     TorchAdamSession,
+    TorchOptimizerAdapter,
     _laid_out,
     _to_torch,
     _torch,
     check_modes,
-    cuda_unavailable_reason,
     optimizer_class,
 )
 
@@ -246,7 +246,7 @@ class TorchCompiledSession(TorchAdamSession):
         self._inst = self.opt = None
 
 
-class TorchCompiledAdapter:
+class TorchCompiledAdapter(TorchOptimizerAdapter):
     """``torch.adam|adamw.compiled[-foreach|-tensor-lr]`` (CPU) and ``…cuda-compiled*`` (CUDA)."""
 
     def __init__(self, family: str, device: str = "cpu", path: str = "compiled"):
@@ -273,14 +273,8 @@ class TorchCompiledAdapter:
         )
         self.warm_seconds: float | None = None
 
-    def unavailable_reason(self) -> str | None:
-        return cuda_unavailable_reason() if self.device == "cuda" else None
-
-    def construct(self, **kwargs):
-        """Build the optimizer from raw keyword arguments (SPEC VAL-*: torch validates them)."""
-        torch = _torch()
-        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))],
-                                            **self.flags, **kwargs)
+    def optimizer_class(self) -> type:
+        return optimizer_class(self.family)
 
     def warm_up(self) -> None:
         """Compile the commonest structure once, outside any example's time limit."""

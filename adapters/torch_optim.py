@@ -5,12 +5,13 @@ torch is imported when a session opens, so listing adapters works without it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 
 import ml_dtypes
 import numpy as np
 
-from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, UnsupportedCase
+from adamspec.adapters.base import BenchmarkStep, Capabilities, GroupSpec, ParamState, UnsupportedCase
 from adamspec.reference.hyper import Mode
 
 _DTYPES = ("float64", "float32", "bfloat16", "float16")
@@ -138,6 +139,12 @@ class TorchAdamSession:
         """The implementation under test's step, gradients in place (a subclass may compile it)."""
         self.opt.step()
 
+    def benchmark_step(self, grads) -> BenchmarkStep:
+        """The gradients put in place, and the optimizer step alone (``adamspec bench``)."""
+        for p, g in zip(self.params, grads, strict=True):
+            p.grad = None if g is None else self._tensor(g)
+        return BenchmarkStep(self._optimizer_step, "optimizer.step()", self.device)
+
     def grads_after(self):
         """The gradient tensors handed to step(), as they are now (SPEC MUT-1)."""
         return [None if g is None else _to_numpy(g, dt) for g, dt in zip(self._grads, self.dtypes)]
@@ -175,7 +182,31 @@ def _state_numpy(t):
     return t.detach().cpu().numpy().copy()
 
 
-class TorchAdamAdapter:
+class TorchOptimizerAdapter:
+    """What every adapter of a ``torch.optim.Optimizer`` shares: where it runs (``device``), the
+    constructor flags of the path it takes (``flags``), and from those the optional hooks
+    ``unavailable_reason`` (a CUDA device without a GPU) and ``construct`` (adapters/base.py:
+    ``Constructs``). A subclass sets ``capabilities``, says which class it builds
+    (``optimizer_class``) and opens sessions (``TorchAdamSession`` fits torch's state keys).
+    """
+
+    device: str = "cpu"
+    flags: Mapping[str, object] = MappingProxyType({})
+
+    def optimizer_class(self) -> type:
+        raise NotImplementedError
+
+    def unavailable_reason(self) -> str | None:
+        return cuda_unavailable_reason() if self.device == "cuda" else None
+
+    def construct(self, **kwargs):
+        """Build the optimizer from raw keyword arguments (SPEC VAL-*: it must refuse bad ones)."""
+        torch = _torch()
+        return self.optimizer_class()([torch.nn.Parameter(torch.zeros(2, device=self.device))],
+                                      **self.flags, **kwargs)
+
+
+class TorchAdamAdapter(TorchOptimizerAdapter):
     """``torch.adam.<path>`` (modes adam, adam_l2) or ``torch.adamw.<path>`` (adamw)."""
 
     def __init__(self, family: str, path: str):
@@ -183,6 +214,7 @@ class TorchAdamAdapter:
             raise ValueError(f"unknown torch adapter torch.{family}.{path}")
         self.family, self.path = family, path
         self.device = "cuda" if path.startswith("cuda-") else "cpu"
+        self.flags = dict(_PATHS[path])
         # for-loop and foreach round every operation to the parameter's dtype (on CUDA each
         # foreach op computes in float32 and rounds its result: the same model); the fused
         # kernels compute reduced-precision parameters in float32 (SPEC DT-2).
@@ -209,22 +241,15 @@ class TorchAdamAdapter:
             + f" on {where}, {path.removeprefix('cuda-')} implementation",
         )
 
-    def unavailable_reason(self) -> str | None:
-        return cuda_unavailable_reason() if self.device == "cuda" else None
-
-    def construct(self, **kwargs):
-        """Build the optimizer from raw keyword arguments (SPEC VAL-*: it must refuse bad ones)."""
-        torch = _torch()
-        return optimizer_class(self.family)([torch.nn.Parameter(torch.zeros(2, device=self.device))],
-                                            **_PATHS[self.path], **kwargs)
+    def optimizer_class(self) -> type:
+        return optimizer_class(self.family)
 
     def open(self, groups, states):
         check_modes(self.capabilities, self.family, groups)
-        return TorchAdamSession(optimizer_class(self.family), dict(_PATHS[self.path]), groups, states,
-                                device=self.device)
+        return TorchAdamSession(self.optimizer_class(), dict(self.flags), groups, states, device=self.device)
 
 
-class TorchClassAdapter:
+class TorchClassAdapter(TorchOptimizerAdapter):
     """Any ``torch.optim.Optimizer`` subclass with torch's constructor and state keys.
 
     ``claim`` is the one mode it claims to compute; it is assumed to compute in the
@@ -243,9 +268,8 @@ class TorchClassAdapter:
             notes=f"user optimizer class claiming mode {claim}",
         )
 
-    def construct(self, **kwargs):
-        torch = _torch()
-        return self.cls([torch.nn.Parameter(torch.zeros(2))], **kwargs)
+    def optimizer_class(self) -> type:
+        return self.cls
 
     def open(self, groups, states):
         for g in groups:

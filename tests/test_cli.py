@@ -147,3 +147,45 @@ def test_dtypes_narrows_what_is_judged(tmp_path):
     report = json.loads(out.read_text())
     assert report["capabilities"]["dtypes"] == ["bfloat16"]
     assert all(c["counterexample"] is None for c in report["properties"])
+
+
+def _no_gpu_here() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return True  # then "torch is not installed" is the reason, also exit 3
+    return not torch.cuda.is_available()
+
+
+def _token_for(adapter: str) -> str:
+    import numpy as np
+
+    from adamspec.conformance.cases import Case, GroupCase, ParamCase
+    from adamspec.conformance.replay import ReplayPayload, encode
+    from adamspec.reference.hyper import Hyper
+
+    theta = np.array([1.0, -2.0, 0.5], np.float32)
+    case = Case((GroupCase(Hyper(mode="adamw", weight_decay=0.01), (ParamCase(theta),)),),
+                ((np.full(3, 0.25, np.float32),),))
+    return encode(ReplayPayload("agreement_one_step", adapter, case))
+
+
+@pytest.mark.skipif(not _no_gpu_here(), reason="needs a machine without a CUDA GPU")
+@pytest.mark.parametrize("command", [
+    ["bench", "--adapter", "torch.adamw.cuda-fused", "--numel", "64", "--reps", "1"],
+    ["replay", _token_for("torch.adamw.cuda-fused")],
+    ["replay", _token_for("numpy.adamw"), "--adapter", "torch.adamw.cuda-fused"],
+], ids=["bench", "replay", "replay-override"])
+def test_an_adapter_that_cannot_run_here_exits_3_with_the_reason_in_every_command(command):
+    """run, bench and replay share one loader: an unavailable adapter is refused with its reason."""
+    proc = adamspec(*command)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "cannot be built here" in proc.stderr and "Traceback" not in proc.stderr
+    assert "no CUDA GPU" in proc.stderr or "torch is not installed" in proc.stderr
+
+
+def test_replay_of_a_fresh_token_passes_on_a_correct_adapter():
+    """A token made by this version (case format 2) replays; numpy.adamw is correct on it."""
+    proc = adamspec("replay", _token_for("numpy.adamw"))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "passes on numpy.adamw" in proc.stdout
