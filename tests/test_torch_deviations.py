@@ -53,13 +53,30 @@ def test_fused_treats_a_strided_parameter_as_contiguous(cls, weight_decay):
     assert buf[1] != 0 and buf[3] != 0  # memory between the view's elements was written
 
 
-def test_fused_handles_a_transposed_parameter():
-    """A transposed (non-contiguous but dense) parameter is updated correctly: the entry says strided."""
+def test_fused_handles_a_transposed_parameter_whose_gradient_has_its_strides():
+    """A transposed parameter with a gradient of the same strides (what autograd usually makes) is fine."""
     out = []
     for fused in (True, False):
         p = torch.nn.Parameter((torch.arange(12.0).reshape(3, 4) + 1).t())
         opt = torch.optim.AdamW([p], lr=0.1, fused=fused)
-        p.grad = torch.ones_like(p)
+        p.grad = (torch.arange(12.0).reshape(3, 4) - 5).t()
         opt.step()
         out.append(p.detach().clone())
     assert torch.equal(out[0], out[1])
+
+
+@pytest.mark.parametrize("cls", [torch.optim.Adam, torch.optim.AdamW])
+def test_fused_pairs_a_transposed_parameter_and_a_contiguous_gradient_by_memory_order(cls):
+    """Transposed parameters in shapes_layouts: the gradient at [3, 0] lands in m at [1, 2], the
+    element stored at the same memory offset; for-loop puts it at [3, 0]."""
+    m = {}
+    for fused in (True, False):
+        p = torch.nn.Parameter(torch.zeros(3, 4).t())
+        opt = cls([p], lr=0.1, betas=(0.0, 0.0), fused=fused, foreach=None if fused else False)
+        g = torch.zeros(4, 3)
+        g[3, 0] = 1.0
+        p.grad = g
+        opt.step()
+        m[fused] = opt.state[p]["exp_avg"]
+    assert m[False][3, 0] == 1.0 and m[False].sum() == 1.0
+    assert m[True][3, 0] == 0.0 and m[True][1, 2] == 1.0

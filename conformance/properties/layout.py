@@ -35,14 +35,15 @@ def _shapes_layouts(draw, caps):
 
 
 def _shapes_explicit(caps) -> list[Case]:
-    """One tensor just past a 65,536-element chunk, one strided, one 0-d and one empty in one group."""
+    """One tensor just past a 65,536-element chunk, one strided, one transposed, one 0-d and one
+    empty in one group: every layout is met in every profile, whatever hypothesis draws."""
     dtype = "float32" if "float32" in caps.dtypes else sorted(caps.dtypes)[0]
     dt = S.float_format(dtype).dtype
     mode = sorted(caps.modes)[-1]
     h = Hyper(lr=1e-2, weight_decay=0.1 if mode != "adam" else 0.0, mode=mode)
     rng = np.random.default_rng(65537)
-    shapes = [(65537,), (7,), (), (0,)]
-    layouts = ["contiguous", "strided", "contiguous", "contiguous"]
+    shapes = [(65537,), (7,), (4, 3), (), (0,)]
+    layouts = ["contiguous", "strided", "transposed", "contiguous", "contiguous"]
     thetas = [rng.standard_normal(s).astype(dt) for s in shapes]
     grads = tuple(rng.standard_normal(s).astype(dt) for s in shapes)
     params = tuple(ParamCase(t, lay) for t, lay in zip(thetas, layouts))
