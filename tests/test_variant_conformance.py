@@ -57,3 +57,50 @@ def test_canonical_numpy_adapter_reports_the_canonical_variant():
     assert NumpyAdapter("adamw", variant=EPS_HAT).capabilities.name == "numpy.adamw[eps_placement=hat]"
     with pytest.raises(ValueError, match="textbook order only"):
         NumpyAdapter("adamw", order="lerp", variant=EPS_HAT)
+
+
+# --- closed forms of the canonical step (VAR-1: not applicable under a variant that changes them) ---
+
+NO_BIAS_CORRECTION = Variant(bias_correction=False)
+UNSCALED_DECAY = Variant(decay_scale="independent")
+
+
+def _verdicts(adapter, clauses):
+    result = run(adapter, "ci", seed=0, clauses=clauses, deviations=[])
+    return {v.property: v for v in result.verdicts}
+
+
+@pytest.mark.parametrize("variant, name, knob", [
+    (NO_BIAS_CORRECTION, "first_step", "VAR-5"),
+    (Variant(decay_scale="scheduled", schedule_multiplier=2.0), "first_step", "VAR-3"),  # step η·α·u
+    (UNSCALED_DECAY, "lr_zero", "VAR-3"),
+    (Variant(decay_scale="scheduled", schedule_multiplier=0.5), "lr_zero", "VAR-3"),  # decay η·λ
+])
+def test_a_canonical_closed_form_is_not_applicable_under_a_variant_that_changes_it(variant, name, knob):
+    v = _verdicts(NumpyAdapter("adamw", variant=variant), [registry.PROPERTIES[name].clause])[name]
+    assert v.verdict == "not-applicable"
+    assert knob in v.reason and "closed form is canonical" in v.reason
+
+
+def test_the_closed_forms_still_apply_under_variants_that_keep_them():
+    kept = [("first_step", Variant(eps_placement="hat")), ("first_step", Variant(eps_placement="inside")),
+            ("first_step", UNSCALED_DECAY), ("lr_zero", Variant(eps_placement="hat")),
+            ("lr_zero", NO_BIAS_CORRECTION)]
+    for name, variant in kept:
+        v = _verdicts(NumpyAdapter("adamw", variant=variant), [registry.PROPERTIES[name].clause])[name]
+        assert v.verdict == "pass", (name, v.reason, [f.message for f in v.failures])
+
+
+@pytest.mark.parametrize("variant, name, clause", [
+    (NO_BIAS_CORRECTION, "first_step", "AD-7"),
+    (Variant(decay_scale="scheduled", schedule_multiplier=2.0), "first_step", "AD-7"),
+    (UNSCALED_DECAY, "lr_zero", "AD-11"),
+    (Variant(decay_scale="scheduled", schedule_multiplier=0.5), "lr_zero", "AD-11"),
+])
+def test_without_its_needs_the_closed_form_fails_a_correct_variant(monkeypatch, variant, name, clause):
+    """Why the needs are there: judged anyway, the honestly declared variant fails the canonical
+    closed form (while it conforms to its own exact step, test_declared_* above)."""
+    monkeypatch.setitem(registry.PROPERTIES, name, replace(registry.PROPERTIES[name], needs=lambda caps: None))
+    v = _verdicts(NumpyAdapter("adamw", variant=variant), [clause])[name]
+    assert v.verdict == "fail"
+    assert clause in {f.clause for f in v.failures}

@@ -13,6 +13,7 @@ from adamspec.conformance import strategies as S
 from adamspec.conformance.execute import execute
 from adamspec.conformance.judge import judge_trace, same_up_to_zero_sign
 from adamspec.conformance.registry import Violation, prop
+from adamspec.conformance.variants import canonical_for
 from adamspec.reference.bound import C
 
 
@@ -26,7 +27,11 @@ def _first_steps(draw, caps):
 
 @prop("first_step", ["AD-7", "STATE-1"],
       "From zero state at t = 1 with λ = 0: Δθ = −α·g/(|g| + ε), so |Δθ| ≤ α",
-      strategy=_first_steps)
+      strategy=_first_steps,
+      # |Δθ| ≤ α needs m̂₁ = g and v̂₁ = g² (VAR-5 off gives (1 − β₁)/√(1 − β₂) times more) and a
+      # step size of α (VAR-3 "scheduled" makes it η·α); λ = 0 here, so an unscaled decay is moot.
+      # ε placement keeps it: hat and inside only make the denominator ≥ |g|.
+      needs=canonical_for("bias_correction", "decay_scale", decay_scale=["independent"]))
 def first_step(adapter, case, collector):
     trace = execute(adapter, case)
     (j,) = judge_trace(adapter, case, trace, collector, "−α·g/(|g| + ε)", theta_clause="AD-7")

@@ -16,6 +16,7 @@ from adamspec.conformance.cases import Case, GroupCase, ParamCase
 from adamspec.conformance.execute import execute
 from adamspec.conformance.judge import both_within, judge_trace, same_up_to_zero_sign
 from adamspec.conformance.registry import Violation, prop
+from adamspec.conformance.variants import canonical_for
 
 
 def _transform(case: Case, f_theta=None, f_g=None, f_m=None, f_v=None) -> Case:
@@ -89,7 +90,10 @@ def sign_symmetry(adapter, case, collector):
 
 
 @prop("lr_zero", ["AD-11"], "lr = 0 leaves θ unchanged while the state advances",
-      strategy=lambda caps: S.single_step_cases(caps, lr=0.0))
+      strategy=lambda caps: S.single_step_cases(caps, lr=0.0),
+      # α = 0 stops θ only where the decay is scaled by α: VAR-3 "independent" decays by λ and
+      # "scheduled" by η·λ, both independent of α.
+      needs=canonical_for("decay_scale"))
 def lr_zero(adapter, case, collector):
     trace = execute(adapter, case)
     before, after = trace.snapshots[0][0], trace.snapshots[1][0]
