@@ -318,14 +318,14 @@ class NoValidation(ReferenceAdam):
 
 class ValidationLetsInfinityThrough(ReferenceAdamW):
     def _validate(self, lr, betas, eps, weight_decay):
-        if not 0.0 <= lr:  # rejects NaN and negatives, lets +inf through
+        if not lr >= 0.0:  # rejects NaN and negatives, lets +inf through
             raise ValueError(f"Invalid learning rate lr: {lr!r}")
-        if not 0.0 <= eps:
+        if not eps >= 0.0:
             raise ValueError(f"Invalid epsilon eps: {eps!r}")
         for i, b in enumerate(betas):
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"Invalid beta{i + 1} (betas[{i}]): {b!r}")
-        if not 0.0 <= weight_decay:
+        if not weight_decay >= 0.0:
             raise ValueError(f"Invalid weight_decay: {weight_decay!r}")
 
 
