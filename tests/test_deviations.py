@@ -87,12 +87,15 @@ def test_a_row_keyed_entry_excuses_its_row_only():
     assert not d.covers("x", "validation", _cx("VAL-1", row="lr=nan"))
 
 
-def test_the_builtin_strided_entry_needs_the_strided_layout():
-    (d,) = [d for d in dev.builtin() if d.layout]
-    assert d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="strided"))
-    assert d.covers("torch.adam.fused", "shapes_layouts", _cx("AD-2", layout="strided"))  # L2 reads θ
-    assert not d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="transposed"))
-    assert not d.covers("torch.adamw.fused", "agreement_one_step", _cx("AD-1", layout="strided"))
+@pytest.mark.parametrize("layout, other", [("strided", "transposed"), ("transposed", "strided")])
+def test_each_builtin_layout_entry_needs_its_layout(layout, other):
+    (d,) = [d for d in dev.builtin() if d.layout == layout]
+    assert d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout=layout))
+    assert d.covers("torch.adam.fused", "shapes_layouts", _cx("AD-2", layout=layout))  # L2 reads θ
+    assert not d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout=other))
+    assert not d.covers("torch.adamw.fused", "shapes_layouts", _cx("AD-1", layout="contiguous"))
+    assert not d.covers("torch.adamw.fused", "agreement_one_step", _cx("AD-1", layout=layout))
+    assert not d.covers("torch.adamw.foreach", "shapes_layouts", _cx("AD-1", layout=layout))
 
 
 @pytest.mark.parametrize("text, match", [
@@ -223,13 +226,15 @@ def test_a_library_call_writes_no_replay_files_and_the_cli_writes_them_where_ask
     pytest.importorskip("torch")
     monkeypatch.chdir(tmp_path)
     r = adamspec.check("torch.adamw.fused", clauses=["STATE-4"])
-    (x,) = [x for v in r.verdicts for x in v.excused]
-    assert "too large for a token" in x.counterexample.replay and x.counterexample.case_json
+    excused = [x for v in r.verdicts for x in v.excused]
+    assert {x.label for x in excused} == {"strided parameters", "transposed parameters"}
+    for x in excused:  # both found in the explicit case, which holds every layout
+        assert "too large for a token" in x.counterexample.replay and x.counterexample.case_json
     assert list(tmp_path.iterdir()) == []
     out = tmp_path / "cases"
     proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", "torch.adamw.fused", "--clause",
                            "STATE-4", "--replay-dir", str(out), "--format", "json", "-q"],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    (written,) = out.iterdir()
-    assert f"adamspec replay {written}" in proc.stdout
+    written = list(out.iterdir())
+    assert written and all(f"adamspec replay {w}" in proc.stdout for w in written)
