@@ -1,4 +1,4 @@
-"""ruff is pinned to one version in the dev extra, tox's lint env and the pre-commit hook."""
+"""Tool and framework pins agree: ruff (dev extra, tox lint, pre-commit) and torch (extras, tox, constraints)."""
 
 import re
 import tomllib
@@ -16,3 +16,16 @@ def test_ruff_pins_agree():
     hook = re.search(r"repo: https://github\.com/astral-sh/ruff-pre-commit\s+rev: v(\S+)",
                      (ROOT / ".pre-commit-config.yaml").read_text(encoding="utf-8")).group(1)
     assert pyproject == tox == hook, {"pyproject.toml dev": pyproject, "tox.ini lint": tox, "pre-commit rev": hook}
+
+
+def test_torch_is_pinned_to_one_version_everywhere():
+    """Every place that can install torch names the same exact version (a CPU build here; any other
+    version drags in CUDA wheels), and the constraints file for the third-party extras holds it."""
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["optional-dependencies"]
+    pins = {f"pyproject [{name}]": d for name, deps in extras.items() for d in deps if re.match(r"torch\b", d)}
+    for i, line in enumerate((ROOT / "tox.ini").read_text(encoding="utf-8").splitlines()):
+        pins.update({f"tox.ini:{i + 1}": d for d in re.findall(r"\btorch\S*", line) if d.startswith("torch=")})
+    constraints = [x for x in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
+                   if x.strip() and not x.startswith("#")]
+    pins.update({"constraints.txt": c for c in constraints})
+    assert len(pins) >= 4 and set(pins.values()) == {"torch==2.13.0"}, pins
