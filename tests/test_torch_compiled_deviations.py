@@ -66,3 +66,35 @@ def test_compiled_foreach_step_rounds_the_lerp_weight_of_bfloat16_moments(tmp_pa
     ``_foreach_lerp_(exp_avgs, grads, 1 − β₁)`` weight 0.999 is rounded to bfloat16 (1.0), so m
     becomes g."""
     assert _run(tmp_path, _FOREACH_LERP_BF16) == "[-0.00099945068359375, -0.00099945068359375, 0.0]"
+
+
+_FOREACH_LERP_FP16 = _FOREACH_LERP_BF16.replace("torch.bfloat16", "torch.float16")
+
+
+def test_compiled_foreach_step_rounds_the_lerp_weight_of_float16_moments(tmp_path):
+    """Found by AD-2 (element_independence) on torch.adamw.compiled-foreach, float16: the same
+    rounding of the lerp weight 0.999 to the moments' dtype, here to 0.99902 (m = −2⁻¹⁰ instead
+    of −0.001, ≈ 36 bounds off); eager foreach and the compiled for-loop step give −0.0010004."""
+    assert _run(tmp_path, _FOREACH_LERP_FP16) == "[-0.0010004043579101562, -0.0010004043579101562, -0.0009765625]"
+
+
+_FOREACH_0D_FLOAT64 = """
+    import torch
+
+    def after(compiled, shape):
+        p = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
+        opt = torch.optim.AdamW([p], lr=1e-4, betas=(0.0, 0.0), weight_decay=0.0, foreach=True)
+        p.grad = -torch.ones(shape, dtype=torch.float64)
+        (torch.compile(opt.step) if compiled else opt.step)()
+        return (round(p.detach().flatten()[0].item(), 6), opt.state[p]["exp_avg"].flatten()[0].item())
+
+    print([after(False, ()), after(True, ()), after(True, (1,))])
+"""
+
+
+def test_compiled_foreach_step_loses_the_update_of_a_0d_float64_parameter_at_beta1_0(tmp_path):
+    """Found by AD-2 (agreement_one_step) on torch.adamw.compiled-foreach: with β = (0, 0) and
+    g = −1, a 0-d float64 parameter keeps θ = 0 and m = 0 (eager: θ = 1e-4, m = −1); a 1-element
+    one is updated. With torch's default β the foreach step updates it (test_torch_compiled.py),
+    so the loss depends on β: other β₁ < 0.5 give m = β₁ instead of −(1 − β₁)."""
+    assert _run(tmp_path, _FOREACH_0D_FLOAT64) == "[(0.0001, -1.0), (0.0, 0.0), (0.0001, -1.0)]"
