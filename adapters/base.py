@@ -156,6 +156,27 @@ class ReportsInPlace(Protocol):
 
 
 @runtime_checkable
+class Schedules(Protocol):
+    """A session whose hyperparameters can change between steps, the way its library's users
+    change them (SPEC GRP-4): torch edits ``param_groups[j]`` and ``fill_``s a tensor lr.
+    ``set_hypers(hypers)`` gives one Hyper per group; only lr, β₁, β₂, ε and λ change. Without
+    it the properties with schedules are not applicable."""
+
+    def set_hypers(self, hypers: Sequence[Hyper]) -> None: ...
+
+
+@runtime_checkable
+class Resumes(Protocol):
+    """A session that can checkpoint and resume (SPEC STATE-6): ``resume()`` saves the state
+    through the library's own API (torch: ``state_dict()`` through ``torch.save`` to bytes),
+    builds a fresh instance over fresh parameters holding the current values, with defaults
+    unlike the saved groups', restores the state into it (``load_state_dict``), and goes on with
+    it. Without it the ``resume`` property is not applicable."""
+
+    def resume(self) -> None: ...
+
+
+@runtime_checkable
 class Benchmarks(Protocol):
     """A session that can time its implementation's own step (``adamspec bench``).
 

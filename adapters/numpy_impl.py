@@ -10,6 +10,8 @@ independently of the reference.
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 
 from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
@@ -126,6 +128,7 @@ class NumpySession:
     def __init__(self, groups, states, order, variant: Variant = CANONICAL):
         self.order, self.variant = order, variant
         self.hypers, self.items = [], []
+        self._sizes = [len(g.params) for g in groups]
         for group in groups:
             for a in group.params:
                 self.hypers.append(group.hyper)
@@ -146,6 +149,19 @@ class NumpySession:
             out = numpy_step(it.theta, np.asarray(g, dtype=it.theta.dtype), it.m, it.v, it.vmax,
                              it.step, h, self.order, self.variant)
             self.items[i] = ParamState(*out)
+
+    def set_hypers(self, hypers):
+        """Each group's hyperparameters from the next step on (SPEC GRP-4)."""
+        self.hypers = [h for h, n in zip(hypers, self._sizes, strict=True) for _ in range(n)]
+
+    def resume(self):
+        """A checkpoint as bytes (pickle, this implementation's own format) restored into a fresh
+        session, which goes on (SPEC STATE-6)."""
+        blob = pickle.dumps((self.hypers, self.items))
+        fresh = NumpySession([], [], self.order, self.variant)
+        fresh.hypers, fresh.items = pickle.loads(blob)  # noqa: S301 - our own bytes
+        fresh._sizes = self._sizes
+        self.__dict__.update(fresh.__dict__)
 
     def read(self):
         return [ParamState(*(None if a is None else (a.copy() if isinstance(a, np.ndarray) else a)

@@ -64,17 +64,22 @@ import time
 
 import numpy as np
 
-from adamspec.adapters.base import Capabilities
+from adamspec.adapters.base import Capabilities, GroupSpec
 from adamspec.adapters.torch_optim import (
     _DTYPES,
+    UNLIKE_DEFAULTS,
     TorchAdamSession,
     TorchOptimizerAdapter,
     _laid_out,
+    _to_numpy,
     _to_torch,
     _torch,
     check_modes,
     optimizer_class,
+    saved_and_loaded,
+    write_hypers,
 )
+from adamspec.reference.hyper import Hyper
 
 # Built-in path name -> (constructor flags, tensor lr). CUDA adds capturable=True (module docstring).
 PATHS = {
@@ -185,12 +190,7 @@ class _Instance:
                 p.grad = None
             for group, spec in zip(self.opt.param_groups, groups, strict=True):
                 h = spec.hyper
-                if self.tensor_lr:
-                    group["lr"].fill_(h.lr)
-                else:
-                    group["lr"] = h.lr
-                group["betas"] = (h.beta1, h.beta2)
-                group["eps"], group["weight_decay"] = h.eps, h.weight_decay
+                write_hypers(group, h)
                 group["amsgrad"], group["maximize"] = h.amsgrad, h.maximize
             # As TorchAdamSession: an entry only for injected state, in parameter order, with
             # torch's keys; every other parameter starts without state.
@@ -225,10 +225,33 @@ class TorchCompiledSession(TorchAdamSession):
     """A session on a pooled instance: TorchAdamSession's gradient handling and read-back; the
     optimizer step is the compiled ``opt.step``."""
 
-    def __init__(self, inst: _Instance, dtypes):
+    def __init__(self, inst: _Instance, groups, cls, flags):
         self._torch, self.device = inst.torch, inst.device
-        self._inst, self.opt, self.params, self.dtypes = inst, inst.opt, inst.params, dtypes
+        self._inst, self.opt, self.params = inst, inst.opt, inst.params
+        self.dtypes = [a.dtype for g in groups for a in g.params]
+        self._groups, self._cls, self._flags = groups, cls, flags
         self._grads, self._ptrs = [], []
+
+    def resume(self) -> None:
+        """As TorchAdamSession.resume, into a fresh instance (not pooled) whose ``opt.step`` is
+        compiled anew: what a resumed training job compiles."""
+        torch = self._torch
+        saved = saved_and_loaded(torch, self.opt.state_dict())
+        b1, b2 = UNLIKE_DEFAULTS["betas"]
+        groups, i = [], 0
+        for g in self._groups:
+            n = len(g.params)
+            values = tuple(_to_numpy(p, dt) for p, dt in zip(self.params[i:i + n], self.dtypes[i:i + n]))
+            unlike = Hyper(lr=UNLIKE_DEFAULTS["lr"], beta1=b1, beta2=b2, eps=UNLIKE_DEFAULTS["eps"],
+                           weight_decay=UNLIKE_DEFAULTS["weight_decay"], mode=g.hyper.mode,
+                           amsgrad=not g.hyper.amsgrad, maximize=not g.hyper.maximize)
+            groups.append(GroupSpec(unlike, values, g.layouts))
+            i += n
+        inst = _Instance(torch, self._cls, self.device, groups, self._flags, self._inst.tensor_lr)
+        inst.opt.load_state_dict(saved)
+        inst.in_use = True
+        self._inst.in_use = False  # the old instance goes back to the pool
+        self._inst, self.opt, self.params = inst, inst.opt, inst.params
 
     def _optimizer_step(self):
         torch = self._torch
@@ -307,4 +330,4 @@ class TorchCompiledAdapter(TorchOptimizerAdapter):
         except BaseException:
             inst.in_use = False
             raise
-        return TorchCompiledSession(inst, [a.dtype for g in groups for a in g.params])
+        return TorchCompiledSession(inst, groups, optimizer_class(self.family), self.flags)

@@ -5,6 +5,7 @@ torch is imported when a session opens, so listing adapters works without it.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -12,7 +13,7 @@ import ml_dtypes
 import numpy as np
 
 from adamspec.adapters.base import BenchmarkStep, Capabilities, GroupSpec, ParamState, UnsupportedCase
-from adamspec.reference.hyper import Mode
+from adamspec.reference.hyper import Hyper, Mode
 
 _DTYPES = ("float64", "float32", "bfloat16", "float16")
 _PATHS = {"forloop": {"foreach": False}, "foreach": {"foreach": True}, "fused": {"fused": True},
@@ -99,12 +100,38 @@ def inject_state(torch, opt, params, states, tensor, step_device: str = "cpu") -
         opt.state[p] = entry
 
 
+def write_hypers(group: dict, h: Hyper) -> None:
+    """Set a torch param group's hyperparameters as a training loop does (SPEC GRP-4): assign
+    the floats, and ``fill_`` a tensor lr in place (what keeps a compiled step from recompiling)."""
+    if hasattr(group["lr"], "fill_"):
+        group["lr"].fill_(h.lr)
+    else:
+        group["lr"] = h.lr
+    group["betas"] = (h.beta1, h.beta2)
+    group["eps"], group["weight_decay"] = h.eps, h.weight_decay
+
+
+# The defaults a resumed optimizer is built with (SPEC STATE-6): unlike any drawn group, so that
+# a restore that keeps them instead of the saved groups' values shows.
+UNLIKE_DEFAULTS = {"lr": 0.0123, "betas": (0.51, 0.77), "eps": 0.031, "weight_decay": 0.29}
+
+
+def saved_and_loaded(torch, state_dict):
+    """``state_dict`` written with ``torch.save`` to bytes and read back, as a checkpoint file is."""
+    buf = io.BytesIO()
+    torch.save(state_dict, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
 class TorchAdamSession:
     """One torch optimizer over the case's parameter groups."""
 
     def __init__(self, cls, path_kwargs, groups: Sequence[GroupSpec], states, device: str = "cpu"):
         torch = _torch()
         self._torch, self.device = torch, device
+        self._cls, self._path_kwargs = cls, dict(path_kwargs)
+        self._layouts = [lay for g in groups for lay in (g.layouts or ("contiguous",) * len(g.params))]
         self.params, param_groups = [], []
         for group in groups:
             h = group.hyper
@@ -126,6 +153,35 @@ class TorchAdamSession:
 
     def _tensor(self, a):
         return _to_torch(self._torch, a, self.device)
+
+    def set_hypers(self, hypers: Sequence[Hyper]) -> None:
+        """Each group's hyperparameters for the next step, written into ``opt.param_groups``."""
+        for group, h in zip(self.opt.param_groups, hypers, strict=True):
+            write_hypers(group, h)
+
+    def fresh_parameters(self):
+        """New leaf tensors holding the current values in the same layouts (a reloaded model)."""
+        torch = self._torch
+        return [torch.nn.Parameter(_laid_out(torch, _to_numpy(p, dt), lay, self.device))
+                for p, dt, lay in zip(self.params, self.dtypes, self._layouts)]
+
+    def resume(self) -> None:
+        """Checkpoint through ``state_dict`` and ``torch.save``, restore into a fresh optimizer over
+        fresh parameters built with UNLIKE_DEFAULTS (and amsgrad, maximize flipped), go on with it."""
+        torch = self._torch
+        saved = saved_and_loaded(torch, self.opt.state_dict())
+        params = self.fresh_parameters()
+        groups, i = [], 0
+        for g in self.opt.param_groups:
+            groups.append({"params": params[i:i + len(g["params"])]})
+            i += len(g["params"])
+        first = self.opt.param_groups[0]
+        defaults = {**UNLIKE_DEFAULTS, "amsgrad": not first["amsgrad"], "maximize": not first["maximize"]}
+        if hasattr(first["lr"], "fill_"):  # a tensor lr stays a tensor
+            defaults["lr"] = torch.tensor(defaults["lr"], device=first["lr"].device)
+        opt = self._cls(groups, **defaults, **self._path_kwargs)
+        opt.load_state_dict(saved)
+        self.opt, self.params = opt, params
 
     def step(self, grads):
         self._grads = []

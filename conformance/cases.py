@@ -5,7 +5,9 @@ replays bit for bit whatever hypothesis version drew it (``adamspec replay``).
 
 Format ``adamspec-case/2`` added ``args`` (a property's own drawn values, typed); a
 ``adamspec-case/1`` payload still reads, its two old ``note`` channels (``scale=…``,
-``must_reject=…``) becoming ``args``.
+``must_reject=…``) becoming ``args``. ``adamspec-case/3`` added ``schedule`` (the
+hyperparameters in force at each step, SPEC GRP-4) and ``resume_at`` (SPEC STATE-6); older
+payloads read as constant hyperparameters and no resumption.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from adamspec.reference.floats import float_format, from_bits, to_bits
 from adamspec.reference.hyper import Hyper
 
 LAYOUTS = ("contiguous", "transposed", "strided")
-FORMAT = "adamspec-case/2"
-_READS = ("adamspec-case/1", FORMAT)
+FORMAT = "adamspec-case/3"
+_READS = ("adamspec-case/1", "adamspec-case/2", FORMAT)
+# What a schedule may change between steps (SPEC GRP-4); the mode, amsgrad and maximize stay.
+SCHEDULED = ("lr", "beta1", "beta2", "eps", "weight_decay")
 
 
 @dataclass(frozen=True)
@@ -46,12 +50,31 @@ class Case:
     in order); ``None`` means the parameter has no gradient at that step (SPEC NOGRAD-1).
     ``note`` is for people only; ``args`` holds what a property draws beside the optimizer's
     inputs (scale_invariance's ``scale``, validation's ``must_reject`` row), serialised exactly.
+
+    ``schedule[k][j]`` is group j's hyperparameters at step k (SPEC GRP-4), empty when they stay
+    the groups' own throughout; ``schedule[0]`` is the groups' own. ``resume_at = k`` saves the
+    state after step k (k ≥ 1) and resumes in a fresh instance (SPEC STATE-6).
     """
 
     groups: tuple[GroupCase, ...]
     grads: tuple[tuple[np.ndarray | None, ...], ...]
     note: str = ""
     args: Mapping[str, float | int | str] = field(default_factory=dict)
+    schedule: tuple[tuple[Hyper, ...], ...] = ()
+    resume_at: int | None = None
+
+    def __post_init__(self):
+        if self.schedule:
+            if len(self.schedule) != len(self.grads) or any(len(s) != len(self.groups) for s in self.schedule):
+                raise ValueError("a schedule holds one Hyper per group for every step")
+            for j, g in enumerate(self.groups):
+                if self.schedule[0][j] != g.hyper:
+                    raise ValueError("schedule[0] must be the groups' own hyperparameters")
+                fixed = {(h.mode, h.amsgrad, h.maximize) for h in (s[j] for s in self.schedule)}
+                if len(fixed) != 1:
+                    raise ValueError("a schedule changes only " + ", ".join(SCHEDULED))
+        if self.resume_at is not None and not 1 <= self.resume_at < len(self.grads):
+            raise ValueError(f"resume_at must lie between 1 and {len(self.grads) - 1}, got {self.resume_at}")
 
     @property
     def params(self) -> list[ParamCase]:
@@ -59,8 +82,16 @@ class Case:
 
     @property
     def hypers(self) -> list[Hyper]:
-        """The hyperparameters of each parameter, in parameter order."""
+        """The hyperparameters of each parameter at the first step, in parameter order."""
         return [g.hyper for g in self.groups for _ in g.params]
+
+    def group_hypers_at(self, k: int) -> tuple[Hyper, ...]:
+        """Each group's hyperparameters in force at step k (0-based)."""
+        return self.schedule[k] if self.schedule else tuple(g.hyper for g in self.groups)
+
+    def hypers_at(self, k: int) -> list[Hyper]:
+        """Each parameter's hyperparameters in force at step k (0-based), in parameter order."""
+        return [h for h, g in zip(self.group_hypers_at(k), self.groups) for _ in g.params]
 
     @property
     def dtype(self) -> str:
@@ -75,7 +106,8 @@ class Case:
 
     def with_hyper(self, **changes) -> Case:
         """The same case with ``changes`` made to every group's hyperparameters."""
-        return replace(self, groups=tuple(GroupCase(replace(g.hyper, **changes), g.params) for g in self.groups))
+        return replace(self, groups=tuple(GroupCase(replace(g.hyper, **changes), g.params) for g in self.groups),
+                       schedule=tuple(tuple(replace(h, **changes) for h in step) for step in self.schedule))
 
     # --- exact serialisation -------------------------------------------------------
     def to_json(self) -> str:
@@ -169,6 +201,8 @@ def _case_to_obj(case: Case) -> dict:
                                 "state": _state_to_obj(p.state)} for p in g.params]}
                    for g in case.groups],
         "grads": [[_arr_to_obj(g) for g in step] for step in case.grads],
+        "schedule": [[_hyper_to_obj(h) for h in step] for step in case.schedule],
+        "resume_at": case.resume_at,
     }
 
 
@@ -185,4 +219,5 @@ def _case_from_obj(o: dict) -> Case:
         note, args = _v1_note(o.get("note", ""))
     else:
         note, args = o.get("note", ""), _args_from_obj(o.get("args", {}))
-    return Case(groups, grads, note, args)
+    schedule = tuple(tuple(_hyper_from_obj(h) for h in step) for step in o.get("schedule", []))
+    return Case(groups, grads, note, args, schedule, o.get("resume_at"))

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adamspec.adapters.base import Adapter, ExposesGradients, ParamState, ReportsInPlace
+from adamspec.adapters.base import (Adapter, ExposesGradients, NotApplicable, ParamState, ReportsInPlace, Resumes,
+                                    Schedules)
 from adamspec.conformance.cases import Case
 
 
@@ -31,13 +32,24 @@ def initial_snapshot(case: Case) -> list[ParamState]:
 
 
 def execute(adapter: Adapter, case: Case) -> Trace:
-    """Open a session, step through the case's gradients, read back after every step."""
+    """Open a session, step through the case's gradients, read back after every step; set each
+    step's hyperparameters where they change (GRP-4) and resume where the case says (STATE-6)."""
     session = adapter.open(case.group_specs(), case.states())
     try:
+        if case.schedule and not isinstance(session, Schedules):
+            raise NotApplicable("the adapter's session has no set_hypers hook: its hyperparameters "
+                                "cannot change between steps (adapters/base.py, Schedules)")
+        if case.resume_at is not None and not isinstance(session, Resumes):
+            raise NotApplicable("the adapter's session has no resume hook: it cannot checkpoint "
+                                "and resume (adapters/base.py, Resumes)")
         snapshots = [initial_snapshot(case)]
         grads_after = [] if isinstance(session, ExposesGradients) else None
         in_place = [] if isinstance(session, ReportsInPlace) else None
-        for grads in case.grads:
+        for k, grads in enumerate(case.grads):
+            if k == case.resume_at:
+                session.resume()
+            if case.schedule and k > 0 and case.schedule[k] != case.schedule[k - 1]:
+                session.set_hypers(case.schedule[k])
             session.step(list(grads))
             snapshots.append(session.read())
             if grads_after is not None:

@@ -166,9 +166,9 @@ def judge_trace(adapter, case, trace, collector, what: str = "the exact step", *
     the judgements, so that a property's own checks need not judge the same step again.
     """
     caps = adapter.capabilities
-    hypers = case.hypers
     judgements = []
     for k, grads in enumerate(case.grads):
+        hypers = case.hypers_at(k)  # each step at the hyperparameters in force at it (GRP-4)
         before_all, after_all = trace.snapshots[k], trace.snapshots[k + 1]
         for i, g in enumerate(grads):
             if g is None:
@@ -204,10 +204,13 @@ def _clause_for(theta_clause: str, clause_of, before: ParamState, grad, name: st
 def _check_shapes(case, after: ParamState, before: ParamState, i: int, k: int, collector) -> None:
     for name in ("theta", "m", "v"):
         a = getattr(after, name)
-        if a is None or np.shape(a) != np.shape(before.theta):
+        if a is None:  # a step with a gradient and no state after it: none was created (STATE-1)
+            collector.fail(Violation(f"after step {k + 1}, parameter {i} has no {name}: a step with a gradient "
+                                     "created no state", case, i, None, clause="STATE-1"))
+        elif np.shape(a) != np.shape(before.theta):
             collector.fail(Violation(f"after step {k + 1}, parameter {i}'s {name} has shape "
-                                     f"{None if a is None else np.shape(a)}, expected {np.shape(before.theta)}",
-                                     case, i, None, clause="STATE-4"))
+                                     f"{np.shape(a)}, expected {np.shape(before.theta)}", case, i, None,
+                                     clause="STATE-4"))
 
 
 def both_within(adapter, case_a, case_b, collector, relation: str, same, clause: str) -> None:

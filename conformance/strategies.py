@@ -8,6 +8,9 @@ a fill value plus a few drawn elements.
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -147,3 +150,62 @@ def trajectory_cases(draw, caps: Capabilities, max_steps=100, **hyper_kw):
     base = draw(arrays(dtype, shape, grad_elems)).astype(np.float64)
     grads = tuple((cast(base * rng.uniform(-2, 2, shape), dtype),) for _ in range(n))
     return Case((GroupCase(h, (ParamCase(theta),)),), grads)
+
+
+# --- schedules (SPEC GRP-4): the hyperparameters training runs change between steps -----------
+# Ordered so that shrinking goes to the simplest change: one step decay first, jumps last.
+LR_SCHEDULES = ("step", "warmup", "cosine", "jumps")
+
+
+def lr_schedule(kind: str, lr: float, n: int, at: int, jumps: list[float]) -> list[float]:
+    """The learning rate at steps 0 … n−1 (binary64): ``at`` is where a step decay or the end
+    of a warm-up falls; a warm-up starts at exactly 0, as schedulers' linear warm-ups do."""
+    if kind == "step":  # StepLR: ×0.1 from step ``at`` on
+        return [lr if k < at else lr * 0.1 for k in range(n)]
+    if kind == "warmup":  # linear from 0, flat from ``at`` on
+        return [lr * min(1.0, k / at) for k in range(n)]
+    if kind == "cosine":  # cosine annealing to 0 over the run
+        return [lr * 0.5 * (1.0 + math.cos(math.pi * k / max(1, n - 1))) for k in range(n)]
+    return [lr, *jumps[: n - 1]]
+
+
+@st.composite
+def scheduled_trajectories(draw, caps: Capabilities, max_steps=12, groups=(1, 2)):
+    """One parameter per group from fresh state, each group with its own drawn schedule: the
+    lr (step decay, warm-up from 0, cosine, arbitrary jumps), and maybe an increasing β₂ and a
+    weight decay changed mid-run."""
+    dtype = draw(dtypes(caps))
+    mode = draw(st.sampled_from(sorted(caps.modes)))
+    n = draw(st.integers(2, max_steps))
+    n_groups = draw(st.integers(*groups)) if caps.groups else 1
+    amsgrad = draw(st.booleans()) if caps.amsgrad else False
+    group_cases, per_group = [], []
+    grads = [[] for _ in range(n)]
+    for _ in range(n_groups):
+        h = draw(hypers(caps, mode=mode, amsgrad=amsgrad))
+        at = draw(st.integers(1, n - 1))
+        jumps = draw(st.lists(st.sampled_from([0.0, *LR]).filter(lambda x: x * h.weight_decay <= 0.5),
+                              min_size=n - 1, max_size=n - 1))
+        lrs = lr_schedule(draw(st.sampled_from(LR_SCHEDULES)), h.lr, n, at, jumps)
+        steps = [replace(h, lr=x) for x in lrs]
+        if draw(st.booleans()):  # β₂ rising towards its value, as some recipes warm it up
+            steps = [replace(s, beta2=min(h.beta2, 1.0 - 1.0 / (k + 2))) for k, s in enumerate(steps)]
+        if mode != "adam" and draw(st.booleans()):  # weight decay changed mid-run
+            wd = draw(st.sampled_from([0.0, *WD]).filter(lambda w: max(lrs) * w <= 0.5))
+            change = draw(st.integers(1, n - 1))
+            steps = [replace(s, weight_decay=wd) if k >= change else s for k, s in enumerate(steps)]
+        per_group.append(steps)
+        shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
+        theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
+        # as trajectory_cases: keep the L2 term's square inside the storage range
+        top = max(1.0, max(s.weight_decay for s in steps))
+        limit = np.sqrt(float(np.finfo(np.float16).max if dtype == "float16" else 1e30)) / 10 / top
+        theta = cast(np.clip(theta.astype(np.float64), -limit, limit), dtype)
+        group_cases.append(GroupCase(steps[0], (ParamCase(theta),)))
+        seed = draw(st.integers(0, 2**32 - 1))
+        rng = np.random.default_rng(seed)  # the gradient sequence: drawn by numpy from a drawn seed
+        base = draw(arrays(dtype, shape, elements(dtype, -3, 1))).astype(np.float64)
+        for k in range(n):
+            grads[k].append(cast(base * rng.uniform(-2, 2, shape), dtype))
+    schedule = tuple(tuple(steps[k] for steps in per_group) for k in range(n))
+    return Case(tuple(group_cases), tuple(tuple(g) for g in grads), schedule=schedule)

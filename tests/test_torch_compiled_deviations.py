@@ -98,3 +98,25 @@ def test_compiled_foreach_step_loses_the_update_of_a_0d_float64_parameter_at_bet
     one is updated. With torch's default β the foreach step updates it (test_torch_compiled.py),
     so the loss depends on β: other β₁ < 0.5 give m = β₁ instead of −(1 − β₁)."""
     assert _run(tmp_path, _FOREACH_0D_FLOAT64) == "[(0.0001, -1.0), (0.0, 0.0), (0.0001, -1.0)]"
+
+
+_FOREACH_LERP_BF16_THETA = """
+    import torch
+
+    def theta(compiled):
+        p = torch.nn.Parameter(torch.zeros(5, dtype=torch.bfloat16))
+        opt = torch.optim.AdamW([p], lr=1e-3, betas=(0.001, 0.0), eps=0.1, weight_decay=0.0, foreach=True)
+        p.grad = -torch.ones(5, dtype=torch.bfloat16)
+        (torch.compile(opt.step) if compiled else opt.step)()
+        return p[0].item()
+
+    print([theta(False), theta(True)])
+"""
+
+
+def test_the_rounded_lerp_weight_shows_in_theta_alone(tmp_path):
+    """Found by AD-8 (element_independence) on torch.adamw.compiled-foreach, bfloat16, fresh state:
+    m rounds to the same bfloat16 either way (−1), but θ is computed from the unrounded m inside
+    the kernel, so θ is one bfloat16 step off (0.00091171 for eager's 0.00090790, the exact
+    0.000909 correctly rounded) — why the entry is keyed by storage, any clause."""
+    assert _run(tmp_path, _FOREACH_LERP_BF16_THETA) == "[0.00090789794921875, 0.000911712646484375]"

@@ -92,3 +92,14 @@ def no_gradient(adapter, case, collector):
                                      f"{trace.snapshots[k + 1][1].step!r} after {zero_steps} steps", case, 1,
                                      None, clause="NOGRAD-3"))
     judge_trace(adapter, case, trace, collector)
+
+
+@prop("schedules", ["GRP-4"],
+      "Each step uses the hyperparameters in force at it: lr warm-up from 0, cosine and step decay, "
+      "jumps, a rising β₂, weight decay changed mid-run",
+      strategy=lambda caps: S.scheduled_trajectories(caps), cost=2.0)
+def schedules(adapter, case, collector):
+    # A cached lr, β or decay factor shows as a step judged at its own values and found off;
+    # the failure is GRP-4's (the same step with constant values is agreement_trajectory's).
+    judge_trace(adapter, case, execute(adapter, case), collector, "the step at the hyperparameters in force",
+                theta_clause="GRP-4", clause_of=lambda name, flats, before, grad: ["GRP-4"] * len(flats))

@@ -45,6 +45,14 @@ class CppSession:
                 else:
                     m, v, step = None, None, 0
                 self.items.append([group.hyper, p, m, v, step])
+        self._sizes = [len(g.params) for g in groups]
+
+    def set_hypers(self, hypers):
+        """Each group's hyperparameters from the next step on (SPEC GRP-4: the kernel takes them
+        as arguments at every call, so nothing is cached)."""
+        per_param = [h for h, n in zip(hypers, self._sizes, strict=True) for _ in range(n)]
+        for item, h in zip(self.items, per_param, strict=True):
+            item[0] = h
 
     def step(self, grads):
         for item, g in zip(self.items, grads, strict=True):

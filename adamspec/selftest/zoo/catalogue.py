@@ -22,6 +22,7 @@ from adamspec.selftest.zoo.mutants import (
     BiasCorrectionAtPreviousStep,
     BiasCorrectionFirstMomentOnly,
     BiasCorrectionSecondMomentOnly,
+    CachesLrAtFirstStep,
     CoupledL2AsAdamW,
     DecayAfterUpdate,
     DecayNotScaledByLr,
@@ -46,6 +47,7 @@ from adamspec.selftest.zoo.mutants import (
     NoValidation,
     OnlyFirst65536Elements,
     OutOfPlaceUpdate,
+    OwnStepCounter,
     SharedStepCounter,
     SkipsOddTailElement,
     StateInFloat32,
@@ -56,6 +58,7 @@ from adamspec.selftest.zoo.mutants import (
     ValidationLetsInfinityThrough,
     ValidationMessageUnnamed,
     ZeroGradTreatedAsAbsent,
+    ZeroLrFirstStepSkipsStateInit,
     ZeroLrSkipsStep,
 )
 from adamspec.selftest.zoo.reference_adam import ReferenceAdam, ReferenceAdamW
@@ -297,10 +300,28 @@ MUTANTS: list[Mutant] = [
             "groups": [{"hyper": hyper_kwargs(lr=0.1, weight_decay=0.5), "params": [{"theta": [1.0]}]},
                        {"hyper": hyper_kwargs(lr=0.1, weight_decay=0.0), "params": [{"theta": [1.0]}]}],
             "grads": [[[0.0], [0.0]]]}),
-    Mutant("zero_lr_skips_step", ZeroLrSkipsStep, "adamw", ("AD-11",),
+    Mutant("zero_lr_skips_step", ZeroLrSkipsStep, "adamw", ("AD-11", "STATE-1"),
            "lr = 0 returns early: m, v and t are frozen during warm-up",
            "SPEC AD-11 rationale (warm-up schedules start at α = 0); no upstream report found",
            _w1([1.0], [1.0], lr=0.0)),
+    # --- schedules and resumption ----------------------------------------------------------------
+    Mutant("caches_lr_at_first_step", CachesLrAtFirstStep, "adamw", ("GRP-4",),
+           "each group's lr and betas captured at the first step and reused: a schedule never applies",
+           "tests/test_torch_compiled.py (torch's FX graph cache gave a compiled opt.step a stale β₂, "
+           "found here); SPEC GRP-4 rationale",
+           {**_w1([1.0], [1.0], steps=2, lr=0.1), "lr_at": [0.1, 0.001]}),
+    Mutant("own_step_counter", OwnStepCounter, "adam", ("STATE-6", "STATE-3", "AD-4", "AD-1"),
+           "a step counter kept on the optimizer beside the state: a resumed (or injected) run "
+           "restarts the bias correction",
+           "OpenNMT/OpenNMT-py #617 (a resumed run rebuilt the optimizer and lost Adam's state); "
+           "SPEC STATE-6 rationale",
+           {**_w1([1.0], [1.0], steps=3, lr=0.1), "resume_at": 2}),
+    Mutant("zero_lr_first_step_skips_state", ZeroLrFirstStepSkipsStateInit, "adamw",
+           ("GRP-4", "AD-11", "STATE-1", "STATE-2", "AD-2"),
+           "at lr = 0 the first step creates no state: a warm-up from 0 loses its first gradient and "
+           "counts one step short",
+           "SPEC GRP-4 rationale (linear warm-ups start at exactly lr = 0); no upstream report found",
+           {**_w1([1.0], [1.0], steps=2, lr=0.0), "lr_at": [0.0, 0.1]}),
     # --- validation ------------------------------------------------------------------------------
     Mutant("no_validation", NoValidation, "adam", ("VAL-1", "VAL-3", "VAL-2", "VAL-4", "VAL-5"),
            "no hyperparameter validation (negative lr, β ≥ 1 accepted)",

@@ -308,6 +308,41 @@ class ZeroLrSkipsStep(ReferenceAdamW):
         super()._step_param(p, grad, h)
 
 
+# --- schedules and resumption (SPEC GRP-4, STATE-6) ----------------------------------------
+
+
+class CachesLrAtFirstStep(ReferenceAdamW):
+    """A kernel that captures each group's lr and betas at its first step and keeps them."""
+
+    def _hyper(self, gi, group):
+        h = super()._hyper(gi, group)
+        cached = self.__dict__.setdefault("_cached", {})
+        first = cached.setdefault(gi, h)
+        return GroupHyper(first.lr, first.beta1, first.beta2, h.eps, h.wd, h.amsgrad, h.maximize)
+
+
+class OwnStepCounter(ReferenceAdam):
+    """A step counter kept on the optimizer object beside the state: a fresh instance (a resumed
+    run) starts it again, so the bias correction restarts; the state's count is written, not read."""
+
+    def _advance(self, state):
+        counts = self.__dict__.setdefault("_counts", {})
+        key = id(state)
+        counts[key] = counts.get(key, 0) + 1
+        state["step"] += 1
+        return float(counts[key])
+
+
+class ZeroLrFirstStepSkipsStateInit(ReferenceAdamW):
+    """At lr = 0 a parameter's first step creates no state ("nothing to update yet"), so a
+    warm-up from 0 loses its first gradient and counts one step short from then on."""
+
+    def _step_param(self, p, grad, h):
+        if h.lr == 0.0 and len(self.state[p]) == 0:
+            return
+        super()._step_param(p, grad, h)
+
+
 # --- validation ------------------------------------------------------------------------------
 
 

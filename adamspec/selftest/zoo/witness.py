@@ -6,6 +6,7 @@ property is involved, so a mutant the suite lets through is a gap of the suite, 
 
 from __future__ import annotations
 
+import io
 import math
 from typing import TYPE_CHECKING
 
@@ -50,7 +51,10 @@ def observe(cls, witness: dict) -> dict:
     Witness keys: ``construct`` (hyperparameters to construct with, ``name`` the one expected
     in the error), or ``dtype``, ``groups`` (each ``hyper`` — constructor keywords — and
     ``params``, each ``theta`` and an optional injected ``state`` with m, v, vmax, step) and
-    ``grads`` (per step, one gradient or None per parameter, in parameter order).
+    ``grads`` (per step, one gradient or None per parameter, in parameter order); optionally
+    ``lr_at`` (the lr written into every group before each step, as a scheduler does) and
+    ``resume_at`` (after that many steps: ``state_dict`` through ``torch.save``, a fresh
+    optimizer of the same class with other defaults over fresh parameters, ``load_state_dict``).
     """
     if "construct" in witness:
         return {"construct": _construct(cls, witness)}
@@ -68,7 +72,12 @@ def observe(cls, witness: dict) -> dict:
     inject_state(torch, opt, params, states, lambda a: torch.tensor(a, dtype=dt))
     in_place = [True] * len(params)
     grad_changed = [False] * len(params)
-    for step_grads in witness["grads"]:
+    for k, step_grads in enumerate(witness["grads"]):
+        if k == witness.get("resume_at"):
+            params, opt = _resumed(cls, opt, params)
+        if "lr_at" in witness:
+            for group in opt.param_groups:
+                group["lr"] = witness["lr_at"][k]
         before = [p.data_ptr() for p in params]
         originals = []
         for p, g in zip(params, step_grads):
@@ -92,6 +101,21 @@ def observe(cls, witness: dict) -> dict:
             rec["step"] = float(st["step"])
         out.append(rec)
     return {"params": out}
+
+
+def _resumed(cls, opt, params):
+    """A checkpoint round trip as a training job resumes (SPEC STATE-6)."""
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    buf.seek(0)
+    fresh = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    groups, i = [], 0
+    for g in opt.param_groups:
+        groups.append({"params": fresh[i:i + len(g["params"])]})
+        i += len(g["params"])
+    new = cls(groups, **hyper_kwargs(lr=0.0123, betas=(0.51, 0.77), eps=0.031, weight_decay=0.29))
+    new.load_state_dict(torch.load(buf, weights_only=True))
+    return fresh, new
 
 
 def _rel_diff(a, b) -> float:
