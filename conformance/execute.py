@@ -6,8 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from adamspec.adapters.base import (Adapter, ExposesGradients, NotApplicable, ParamState, ReportsInPlace, Resumes,
-                                    Schedules)
+from adamspec.adapters.base import (
+    Adapter,
+    ExposesGradients,
+    NotApplicable,
+    ParamState,
+    ReportsInPlace,
+    Resumes,
+    Schedules,
+)
 from adamspec.conformance.cases import Case
 
 

@@ -184,14 +184,15 @@ def scheduled_trajectories(draw, caps: Capabilities, max_steps=12, groups=(1, 2)
     for _ in range(n_groups):
         h = draw(hypers(caps, mode=mode, amsgrad=amsgrad))
         at = draw(st.integers(1, n - 1))
-        jumps = draw(st.lists(st.sampled_from([0.0, *LR]).filter(lambda x: x * h.weight_decay <= 0.5),
+        jumps = draw(st.lists(st.sampled_from([x for x in (0.0, *LR) if x * h.weight_decay <= 0.5]),
                               min_size=n - 1, max_size=n - 1))
         lrs = lr_schedule(draw(st.sampled_from(LR_SCHEDULES)), h.lr, n, at, jumps)
         steps = [replace(h, lr=x) for x in lrs]
         if draw(st.booleans()):  # β₂ rising towards its value, as some recipes warm it up
             steps = [replace(s, beta2=min(h.beta2, 1.0 - 1.0 / (k + 2))) for k, s in enumerate(steps)]
         if mode != "adam" and draw(st.booleans()):  # weight decay changed mid-run
-            wd = draw(st.sampled_from([0.0, *WD]).filter(lambda w: max(lrs) * w <= 0.5))
+            top = max(lrs)
+            wd = draw(st.sampled_from([w for w in (0.0, *WD) if top * w <= 0.5]))
             change = draw(st.integers(1, n - 1))
             steps = [replace(s, weight_decay=wd) if k >= change else s for k, s in enumerate(steps)]
         per_group.append(steps)

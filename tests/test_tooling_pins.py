@@ -27,5 +27,5 @@ def test_torch_is_pinned_to_one_version_everywhere():
         pins.update({f"tox.ini:{i + 1}": d for d in re.findall(r"\btorch\S*", line) if d.startswith("torch=")})
     constraints = [x for x in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines()
                    if x.strip() and not x.startswith("#")]
-    pins.update({"constraints.txt": c for c in constraints})
+    pins.update({f"constraints.txt:{c}": c for c in constraints})
     assert len(pins) >= 4 and set(pins.values()) == {"torch==2.13.0"}, pins
