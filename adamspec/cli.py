@@ -278,6 +278,46 @@ def _cmd_bench(args) -> int:
     return EXIT_OK
 
 
+def _cmd_identify(args) -> int:
+    import json
+
+    from adamspec.conformance.identify import identify
+
+    adapter, status = _load(args.adapter, args.claim)
+    if adapter is None:
+        return status
+    if args.mode is not None and args.mode not in adapter.capabilities.modes:
+        _err(f"{adapter.capabilities.name} implements {', '.join(sorted(adapter.capabilities.modes))}, not {args.mode}")
+        return EXIT_USAGE
+    r = identify(adapter, args.mode)
+    if args.format == "json":
+        print(json.dumps(r.as_dict()))
+    else:
+        print(f"{r.adapter}: one designed step per variant knob, {r.storage} storage")
+        for k in r.knobs:
+            head = f"  {k.knob} ({k.clause}): "
+            if not k.distance:
+                print(head + f"not probed — {k.reason}")
+                continue
+            fits = ", ".join(repr(x) for x in k.fits) or "none"
+            dist = ", ".join(f"{x!r} {d:.3g}" for x, d in k.distance.items())
+            print(head + f"fits {fits}   (distance in bounds: {dist})")
+            p = k.probe
+            print(f"      case: θ = {float(p.before.theta[0])!r}, g = {float(p.grad[0])!r}, "
+                  f"t_prev = {p.before.step or 0}, lr = {p.hyper.lr!r}, β₂ = {p.hyper.beta2!r}, "
+                  f"ε = {p.hyper.eps!r}, λ = {p.hyper.weight_decay!r}; "
+                  f"θ after: stored {k.got['theta']!r}, predicted "
+                  + ", ".join(f"{x!r} {pred['theta']!r}" for x, pred in p.predicted.items()))
+        closest = r.closest.departures() or "canonical"
+        declared = adapter.capabilities.variant.departures() or "canonical"
+        if r.variant is not None:
+            print(f"variant: {closest}" + ("" if r.variant == adapter.capabilities.variant
+                                          else f" (the capability record declares {declared})"))
+        else:
+            print(f"no variant fits; closest: {closest}; still off: " + "; ".join(r.off))
+    return EXIT_OK if r.variant is not None else EXIT_FAIL
+
+
 def _cmd_selftest(args) -> int:
     try:
         from adamspec.selftest import selftest
@@ -329,6 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "float64", "bfloat16"), default="float32")
     p.add_argument("--reps", type=int, default=10)
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("identify", help="which Adam is this: each variant knob from one designed step (SPEC VAR-*)")
+    p.add_argument("--adapter", required=True, help="built-in name or package.module:attr")
+    p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"), help="for an optimizer class: its mode")
+    p.add_argument("--mode", choices=("adam", "adam_l2", "adamw"),
+                   help="the mode to probe (default: the adapter's adamw, else its last)")
+    p.add_argument("--format", choices=("terminal", "json"), default="terminal")
+    p.set_defaults(func=_cmd_identify)
 
     p = sub.add_parser("selftest", help="the mutant zoo's kill matrix and the false-alarm sweep (numbers)")
     p.add_argument("--seeds", type=int, default=20, help="seeds per correct adapter (default 20)")

@@ -1,0 +1,240 @@
+"""Which Adam is this? Each variant knob (SPEC VAR-2 … VAR-6) identified from one step on a case
+the exact reference designs to tell the knob's values apart (``adamspec identify``).
+
+For every knob, the candidate inputs of a small grid are stepped by the fast oracle under each of
+the knob's values (the other knobs canonical); the element whose predictions lie furthest apart —
+the least, over ordered pairs of values, of the share of the bound by which one value's result
+misses the other's — becomes that knob's case. The implementation steps it once, and each value
+is judged against what it stored: it fits when the stored step is within C·B of that value's
+exact step. The identified variant is then checked on every knob's case together; if it does
+not fit all of them, no variant fits, and the closest candidate and what is off are reported.
+
+``decay_scale = "scheduled"`` (VAR-3) carries its own multiplier η, which one step cannot tell
+from α; it is not among the candidates.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, UnsupportedCase
+from adamspec.conformance.judge import judge_step
+from adamspec.reference.fast import fast_step
+from adamspec.reference.floats import float_format
+from adamspec.reference.hyper import CANONICAL, KNOBS, Hyper, Mode, Variant
+
+MIN_SEPARATION = 8.0  # a case tells values apart when each misses the others by ≥ 8 bounds
+_NOT_IDENTIFIED = {"decay_scale": ("scheduled",)}  # see the module docstring
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One knob's designed case: a single-element step, and each value's exact prediction."""
+
+    knob: str
+    hyper: Hyper
+    before: ParamState
+    grad: np.ndarray
+    predicted: dict  # value -> {"theta": float, "m": ..., "v": ..., "vmax": ...}
+    separation: float  # shares of the bound between the closest two values' results
+
+
+@dataclass(frozen=True)
+class KnobFit:
+    knob: str
+    clause: str
+    fits: tuple  # the values within C·B of what the implementation stored
+    distance: dict  # value -> worst share of the bound (≤ 1 fits)
+    probe: Probe | None
+    got: dict  # what the implementation stored after the step
+    reason: str = ""  # why the knob could not be probed
+
+
+@dataclass(frozen=True)
+class Identification:
+    adapter: str
+    storage: str
+    knobs: tuple[KnobFit, ...]
+    variant: Variant | None  # the identified variant, None when no variant fits every probe
+    closest: Variant  # the best single candidate (the identified one when it fits)
+    off: tuple[str, ...]  # knobs whose probe the closest candidate still misses, with distances
+
+    def as_dict(self) -> dict:
+        return {
+            "adapter": self.adapter, "storage": self.storage,
+            "variant": None if self.variant is None else _variant_dict(self.variant),
+            "closest": _variant_dict(self.closest), "off": list(self.off),
+            "knobs": [{"knob": k.knob, "clause": k.clause, "fits": [_plain(x) for x in k.fits],
+                       "distance": {str(v): d for v, d in k.distance.items()}, "reason": k.reason,
+                       "got": k.got,
+                       "case": None if k.probe is None else {
+                           "hyper": {f: _plain(getattr(k.probe.hyper, f)) for f in k.probe.hyper.__dataclass_fields__},
+                           "theta": float(k.probe.before.theta[0]), "grad": float(k.probe.grad[0]),
+                           "m": None if k.probe.before.m is None else float(k.probe.before.m[0]),
+                           "v": None if k.probe.before.v is None else float(k.probe.before.v[0]),
+                           "vmax": None if k.probe.before.vmax is None else float(k.probe.before.vmax[0]),
+                           "step": k.probe.before.step,
+                           "predicted": {str(v): p for v, p in k.probe.predicted.items()},
+                           "separation": k.probe.separation}}
+                      for k in self.knobs],
+        }
+
+
+def _plain(x):
+    return x.value if isinstance(x, Mode) else x
+
+
+def _variant_dict(v: Variant) -> dict | str:
+    return v.departures() or "canonical"
+
+
+def candidates(knob: str) -> tuple:
+    return tuple(x for x in KNOBS[knob].values if x not in _NOT_IDENTIFIED.get(knob, ()))
+
+
+def _grid(caps: Capabilities, mode: str, knob: str):
+    """(hyper, before-state arrays, grad) candidates, each a vector of elements."""
+    theta = np.array([1.0, -0.5, 1.0, -0.5, 1.0, -0.5])
+    g = np.array([1e-4, 1e-4, 1e-2, 1e-2, 1.0, 1.0])
+    injected = caps.state_injection
+    amsgrad = knob == "amsgrad_over"
+    if amsgrad and not (caps.amsgrad and injected):
+        return
+    for lr, b2, eps, wd, t_prev, vscale in itertools.product(
+            (1e-3, 0.1), (0.999, 0.9), (1e-8, 1e-3, 0.1), (0.0, 0.1, 0.5) if mode != "adam" else (0.0,),
+            (0, 1, 10) if injected else (0,), (0.25, 4.0)):
+        if mode == "adamw" and knob in ("decay_order", "decay_scale") and wd == 0.0:
+            continue
+        if t_prev == 0 and (amsgrad or vscale != 0.25):
+            continue
+        h = Hyper(lr=lr, beta1=0.9, beta2=b2, eps=eps, weight_decay=wd, mode=mode, amsgrad=amsgrad)
+        if t_prev == 0:
+            yield h, theta, None, None, None, 0, g
+        else:
+            m, v = 0.5 * g, vscale * g * g
+            yield h, theta, m, v, (2.0 * v if amsgrad else None), t_prev, g
+
+
+def _predict(theta, g, m, v, vmax, t_prev, h, variant, dt) -> dict:
+    """A value's exact step, stored in the storage dtype (binary64 arrays)."""
+    ex = fast_step(theta, g, m, v, t_prev, h, variant, vmax=vmax)
+    names = ("theta", "m", "v") + (("vmax",) if h.amsgrad else ())
+    return {n: getattr(ex, n).to_float64().astype(dt).astype(np.float64) for n in names}
+
+
+def _as_state(arrays: dict, t: int, dt) -> ParamState:
+    a = {n: None if x is None else np.asarray(x, np.float64).astype(dt) for n, x in arrays.items()}
+    return ParamState(a["theta"], a.get("m"), a.get("v"), a.get("vmax"), t if t else None)
+
+
+def _fractions(caps, variant, h, before, grad, after) -> np.ndarray:
+    """Per element: the worst share of ``variant``'s bound by which ``after`` misses its step."""
+    j = judge_step(before, grad, h, after, replace(caps, variant=variant))
+    worst = np.zeros(np.shape(before.theta))
+    for m in j.outputs.values():
+        f = np.where(m.exempt, 0.0, np.where(np.isfinite(m.fraction), m.fraction, np.inf))
+        worst = np.maximum(worst, f)
+    return worst
+
+
+def design(caps: Capabilities, knob: str, storage: str, mode: str) -> Probe | None:
+    """The single-element case on which the knob's values lie furthest apart, or None."""
+    values = candidates(knob)
+    dt = float_format(storage).dtype
+    best = None
+    for h, theta, m, v, vmax, t_prev, g in _grid(caps, mode, knob):
+        ins = {"theta": theta, "m": m, "v": v, "vmax": vmax}
+        before = _as_state(ins, t_prev, dt)
+        grad = np.asarray(g, np.float64).astype(dt)
+        f64 = {n: None if x is None else np.asarray(x, np.float64) for n, x in
+               {"theta": before.theta, "m": before.m, "v": before.v, "vmax": before.vmax}.items()}
+        preds = {x: _predict(f64["theta"], grad.astype(np.float64), f64["m"], f64["v"], f64["vmax"], t_prev, h,
+                             replace(CANONICAL, **{knob: x}), dt) for x in values}
+        sep = np.full(np.shape(theta), np.inf)
+        for x, y in itertools.permutations(values, 2):
+            after = _as_state(preds[y], t_prev + 1, dt)
+            sep = np.minimum(sep, _fractions(caps, replace(CANONICAL, **{knob: x}), h, before, grad, after))
+        i = int(np.argmax(np.where(np.isfinite(sep), sep, -1.0)))
+        if np.isfinite(sep[i]) and (best is None or sep[i] > best.separation):
+            pick = (lambda a, i=i: None if a is None else np.asarray(a)[i:i + 1])  # noqa: E731
+            one = ParamState(pick(before.theta), pick(before.m), pick(before.v), pick(before.vmax), before.step)
+            best = Probe(knob, h, one, grad[i:i + 1],
+                         {x: {n: float(p[n][i]) for n in p} for x, p in preds.items()}, float(sep[i]))
+    return best
+
+
+def _distance(caps, variant, h, before, grad, after) -> float:
+    return float(np.max(_fractions(caps, variant, h, before, grad, after)))
+
+
+def _storage(caps: Capabilities) -> str:
+    for s in ("float64", "float32", "bfloat16", "float16"):
+        if s in caps.dtypes:
+            return s
+    raise UnsupportedCase(f"{caps.name} supports none of float64, float32, bfloat16, float16")
+
+
+def _run(adapter, probe: Probe) -> ParamState:
+    state = probe.before if probe.before.step else None
+    session = adapter.open([GroupSpec(probe.hyper, (probe.before.theta,))], [state])
+    try:
+        session.step([probe.grad])
+        return session.read()[0]
+    finally:
+        session.close()
+
+
+def identify(adapter, mode: str | None = None) -> Identification:
+    """Probe every knob of ``adapter`` (in ``mode``, default its last) and name the variant.
+
+    Each probe is judged under every combination of candidate values, because a departure in one
+    knob moves every probe's result: the variant that fits all probes best is the answer, and a
+    knob's evidence is its own probe judged under that variant with the knob set to each value.
+    """
+    caps = adapter.capabilities
+    mode = mode or sorted(caps.modes)[-1]
+    storage = _storage(caps)
+    skipped, runs = {}, {}
+    for knob in KNOBS:
+        if knob in ("decay_order", "decay_scale") and mode != "adamw":
+            skipped[knob] = (None, f"only decoupled decay (mode adamw) has a {knob}")
+            continue
+        probe = design(caps, knob, storage, mode)
+        if probe is None or probe.separation < MIN_SEPARATION:
+            why = ("the adapter declares no AMSGrad or no state injection" if probe is None else
+                   f"no case of the grid separates the values by {MIN_SEPARATION:g} bounds at {storage} "
+                   f"(best {probe.separation:.3g})")
+            skipped[knob] = (probe, why)
+            continue
+        runs[knob] = (probe, _run(adapter, probe))
+
+    def score(variant: Variant, knob: str) -> float:
+        probe, after = runs[knob]
+        return _distance(caps, variant, probe.hyper, probe.before, probe.grad, after)
+
+    # Among the variants within the bound on every probe, the one with the fewest departures
+    # (ε-hat and ε outside coincide without bias correction: that says "no bias correction");
+    # when none is, the one that misses by least.
+    best, best_key = CANONICAL, (True, float("inf"), 0)
+    for combo in itertools.product(*(candidates(k) for k in runs)):
+        v = replace(CANONICAL, **dict(zip(runs, combo, strict=True)))
+        worst = max((score(v, k) for k in runs), default=0.0)
+        key = (False, len(v.departures()), worst) if worst <= 1.0 else (True, worst, len(v.departures()))
+        if key < best_key:
+            best, best_key = v, key
+    fits = []
+    for knob, spec in KNOBS.items():
+        if knob in skipped:
+            probe, why = skipped[knob]
+            fits.append(KnobFit(knob, spec.clause, (), {}, probe, {}, why))
+            continue
+        probe, after = runs[knob]
+        dist = {x: score(replace(best, **{knob: x}), knob) for x in candidates(knob)}
+        got = {n: None if getattr(after, n) is None else float(np.asarray(getattr(after, n), np.float64)[0])
+               for n in ("theta", "m", "v", "vmax")}
+        fits.append(KnobFit(knob, spec.clause, tuple(x for x, d in dist.items() if d <= 1.0), dist, probe, got))
+    off = tuple(f"{k}: {score(best, k):.3g} bounds off on its case" for k in runs if score(best, k) > 1.0)
+    return Identification(caps.name, storage, tuple(fits), None if off else best, best, off)

@@ -1,0 +1,86 @@
+"""adamspec identify (issue 15): each knob's designed case tells its values apart by far more than
+the bound, and an implementation of a variant is named as that variant — the numpy adapter
+computing declared variants, zoo members that are variants, and none for a wrong optimizer."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from adamspec.adapters.numpy_impl import NumpyAdapter
+from adamspec.conformance.identify import MIN_SEPARATION, candidates, design, identify
+from adamspec.reference.hyper import CANONICAL, KNOBS, Variant
+
+
+@pytest.mark.parametrize("knob", list(KNOBS))
+def test_every_knob_gets_a_case_that_separates_its_values(knob):
+    caps = NumpyAdapter("adamw").capabilities
+    probe = design(caps, knob, "float64", "adamw")
+    assert probe is not None and probe.separation >= MIN_SEPARATION
+    assert set(probe.predicted) == set(candidates(knob))
+    thetas = [p["theta"] for p in probe.predicted.values()]
+    assert len(set(thetas)) == len(thetas) or knob == "amsgrad_over"  # amsgrad_over may differ in θ only via v̂
+
+
+@pytest.mark.parametrize("variant", [
+    CANONICAL,
+    Variant(eps_placement="hat"),
+    Variant(eps_placement="inside"),
+    Variant(decay_order="after"),
+    Variant(decay_scale="independent"),
+    Variant(amsgrad_over="vhat"),
+    Variant(bias_correction=False, decay_order="after"),
+])
+def test_an_implementation_of_a_variant_is_named_as_that_variant(variant):
+    r = identify(NumpyAdapter("adamw", variant=variant))
+    assert r.variant == variant, (r.closest, r.off)
+    for k in r.knobs:
+        assert getattr(variant, k.knob) in k.fits  # each knob's evidence agrees with the answer
+
+
+def test_without_bias_correction_the_equivalent_placements_are_both_shown_and_the_simplest_named():
+    r = identify(NumpyAdapter("adam", variant=Variant(bias_correction=False)))
+    assert r.variant == Variant(bias_correction=False)
+    (eps,) = [k for k in r.knobs if k.knob == "eps_placement"]
+    assert set(eps.fits) == {"outside", "hat"}  # ε on the uncorrected root is ε outside, uncorrected
+    (decay,) = [k for k in r.knobs if k.knob == "decay_order"]
+    assert not decay.distance and "mode adamw" in decay.reason
+
+
+torch = pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
+
+from adamspec.adapters.registry import load_adapter  # noqa: E402
+from adamspec.selftest.zoo.catalogue import MUTANTS, adapter  # noqa: E402
+
+ZOO = {m.name: m for m in MUTANTS}
+
+
+def test_torch_is_canonical():
+    r = identify(load_adapter("torch.adamw.foreach"))
+    assert r.variant == CANONICAL and r.off == ()
+
+
+@pytest.mark.parametrize("name, variant", [
+    ("eps_hat", Variant(eps_placement="hat")),
+    ("eps_inside_root", Variant(eps_placement="inside")),
+    ("decay_after_update", Variant(decay_order="after")),
+    ("decay_not_scaled_by_lr", Variant(decay_scale="independent")),
+    ("amsgrad_over_vhat", Variant(amsgrad_over="vhat")),
+    ("no_bias_correction", Variant(bias_correction=False)),
+])
+def test_zoo_members_that_are_variants_are_named(name, variant):
+    assert identify(adapter(ZOO[name])).variant == variant
+
+
+@pytest.mark.parametrize("name", ["eps_squared_inside_root", "swapped_betas", "bias_correction_m_only"])
+def test_no_variant_fits_a_wrong_optimizer_and_the_cli_says_so(name):
+    r = identify(adapter(ZOO[name]))
+    assert r.variant is None and r.off
+    m = ZOO[name]
+    proc = subprocess.run([sys.executable, "-m", "adamspec", "identify", "--adapter",
+                           f"{m.cls.__module__}:{m.cls.__qualname__}", "--claim", m.claim, "--format", "json"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out["variant"] is None and out["off"] and {k["knob"] for k in out["knobs"]} == set(KNOBS)
