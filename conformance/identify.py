@@ -56,6 +56,7 @@ class KnobFit:
 @dataclass(frozen=True)
 class Identification:
     adapter: str
+    mode: str
     storage: str
     knobs: tuple[KnobFit, ...]
     variant: Variant | None  # the identified variant, None when no variant fits every probe
@@ -63,32 +64,35 @@ class Identification:
     off: tuple[str, ...]  # knobs whose probe the closest candidate still misses, with distances
 
     def as_dict(self) -> dict:
+        """The JSON form: ``variant`` maps each knob to the value found (the closest candidate's
+        when nothing fits; null for a knob not decided), ``fits`` says whether it fits every case."""
+        decided = {k.knob for k in self.knobs if k.distance}
         return {
-            "adapter": self.adapter, "storage": self.storage,
-            "variant": None if self.variant is None else _variant_dict(self.variant),
-            "closest": _variant_dict(self.closest), "off": list(self.off),
-            "knobs": [{"knob": k.knob, "clause": k.clause, "fits": [_plain(x) for x in k.fits],
-                       "distance": {str(v): d for v, d in k.distance.items()}, "reason": k.reason,
-                       "got": k.got,
-                       "case": None if k.probe is None else {
-                           "hyper": {f: _plain(getattr(k.probe.hyper, f)) for f in k.probe.hyper.__dataclass_fields__},
-                           "theta": float(k.probe.before.theta[0]), "grad": float(k.probe.grad[0]),
-                           "m": None if k.probe.before.m is None else float(k.probe.before.m[0]),
-                           "v": None if k.probe.before.v is None else float(k.probe.before.v[0]),
-                           "vmax": None if k.probe.before.vmax is None else float(k.probe.before.vmax[0]),
-                           "step": k.probe.before.step,
-                           "predicted": {str(v): p for v, p in k.probe.predicted.items()},
-                           "separation": k.probe.separation}}
-                      for k in self.knobs],
+            "adapter": self.adapter, "mode": self.mode, "storage": self.storage,
+            "variant": {k: (_plain(getattr(self.closest, k)) if k in decided else None) for k in KNOBS},
+            "fits": self.variant is not None, "off": list(self.off),
+            "evidence": [_evidence(k) for k in self.knobs],
         }
+
+
+def _evidence(k: KnobFit) -> dict:
+    out = {"knob": k.knob, "clause": k.clause, "decided": bool(k.distance), "reason": k.reason,
+           "fits": [_plain(x) for x in k.fits],
+           "distance": [{"value": _plain(v), "bounds": d} for v, d in k.distance.items()], "got": k.got}
+    p = k.probe
+    if p is not None:
+        one = (lambda a: None if a is None else float(np.asarray(a, np.float64)[0]))  # noqa: E731
+        out["case"] = {
+            "hyper": {f: _plain(getattr(p.hyper, f)) for f in p.hyper.__dataclass_fields__},
+            "theta": one(p.before.theta), "grad": one(p.grad), "m": one(p.before.m), "v": one(p.before.v),
+            "vmax": one(p.before.vmax), "step": p.before.step or 0,
+            "predicted": [{"value": _plain(v), **pred} for v, pred in p.predicted.items()],
+            "separation_bounds": p.separation}
+    return out
 
 
 def _plain(x):
     return x.value if isinstance(x, Mode) else x
-
-
-def _variant_dict(v: Variant) -> dict | str:
-    return v.departures() or "canonical"
 
 
 def candidates(knob: str) -> tuple:
@@ -237,4 +241,4 @@ def identify(adapter, mode: str | None = None) -> Identification:
                for n in ("theta", "m", "v", "vmax")}
         fits.append(KnobFit(knob, spec.clause, tuple(x for x, d in dist.items() if d <= 1.0), dist, probe, got))
     off = tuple(f"{k}: {score(best, k):.3g} bounds off on its case" for k in runs if score(best, k) > 1.0)
-    return Identification(caps.name, storage, tuple(fits), None if off else best, best, off)
+    return Identification(caps.name, mode, storage, tuple(fits), None if off else best, best, off)

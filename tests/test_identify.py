@@ -83,4 +83,16 @@ def test_no_variant_fits_a_wrong_optimizer_and_the_cli_says_so(name):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
-    assert out["variant"] is None and out["off"] and {k["knob"] for k in out["knobs"]} == set(KNOBS)
+    assert out["fits"] is False and out["off"] and {k["knob"] for k in out["evidence"]} == set(KNOBS)
+    assert set(out["variant"]) == set(KNOBS) and out["mode"] == m.claim
+
+
+def test_the_json_names_values_as_the_spec_does():
+    r = identify(NumpyAdapter("adamw", variant=Variant(eps_placement="hat", decay_order="after")))
+    out = json.loads(json.dumps(r.as_dict()))
+    assert out["fits"] is True and out["mode"] == "adamw"
+    assert out["variant"] == {"decay_order": "after", "decay_scale": "lr", "eps_placement": "hat",
+                              "bias_correction": True, "amsgrad_over": "v"}
+    ev = {e["knob"]: e for e in out["evidence"]}
+    assert ev["eps_placement"]["case"]["separation_bounds"] >= MIN_SEPARATION
+    assert {d["value"] for d in ev["bias_correction"]["distance"]} == {True, False}
