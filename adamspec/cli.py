@@ -308,6 +308,9 @@ def _cmd_identify(args) -> int:
                   f"ε = {p.hyper.eps!r}, λ = {p.hyper.weight_decay!r}; "
                   f"θ after: stored {k.got['theta']!r}, predicted "
                   + ", ".join(f"{x!r} {pred['theta']!r}" for x, pred in p.predicted.items()))
+        if r.computes is not None and r.computes != r.mode:
+            print(f"computes mode {r.computes}, not the mode {r.mode} it runs as "
+                  f"({'coupled L2, L2-1' if r.computes == 'adam_l2' else 'decoupled decay, AW-1'})")
         closest = r.closest.departures() or "canonical"
         declared = adapter.capabilities.variant.departures() or "canonical"
         if r.variant is not None:

@@ -35,8 +35,9 @@ def test_every_knob_gets_a_case_that_separates_its_values(knob):
 def test_an_implementation_of_a_variant_is_named_as_that_variant(variant):
     r = identify(NumpyAdapter("adamw", variant=variant))
     assert r.variant == variant, (r.closest, r.off)
-    for k in r.knobs:
-        assert getattr(variant, k.knob) in k.fits  # each knob's evidence agrees with the answer
+    for k in r.knobs:  # each knob's evidence agrees with the answer
+        assert (r.computes if k.knob == "mode" else getattr(variant, k.knob)) in k.fits
+    assert r.computes == "adamw"
 
 
 def test_without_bias_correction_the_equivalent_placements_are_both_shown_and_the_simplest_named():
@@ -83,7 +84,7 @@ def test_no_variant_fits_a_wrong_optimizer_and_the_cli_says_so(name):
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 1, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
-    assert out["fits"] is False and out["off"] and {k["knob"] for k in out["evidence"]} == set(KNOBS)
+    assert out["fits"] is False and out["off"] and {k["knob"] for k in out["evidence"]} == {*KNOBS, "mode"}
     assert set(out["variant"]) == set(KNOBS) and out["mode"] == m.claim
 
 
@@ -96,3 +97,13 @@ def test_the_json_names_values_as_the_spec_does():
     ev = {e["knob"]: e for e in out["evidence"]}
     assert ev["eps_placement"]["case"]["separation_bounds"] >= MIN_SEPARATION
     assert {d["value"] for d in ev["bias_correction"]["distance"]} == {True, False}
+
+
+@pytest.mark.parametrize("name, computes", [("coupled_l2_as_adamw", "adam_l2"), ("decoupled_as_adam_l2", "adamw")])
+def test_the_mode_a_class_really_computes_is_named(name, computes):
+    r = identify(adapter(ZOO[name]))
+    assert r.computes == computes and r.mode != computes and r.variant == CANONICAL
+
+
+def test_torch_adam_computes_coupled_l2():
+    assert identify(load_adapter("torch.adam.foreach")).computes == "adam_l2"
