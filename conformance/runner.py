@@ -341,4 +341,32 @@ def run(adapter: Adapter, profile: str = "ci", seed: int | None = None,
     finally:
         result.seconds = time.perf_counter() - start
     result.warnings += _deviations.stale(deviations, result.adapter, result.verdicts)
+    if any(v.property == "agreement_one_step" and v.verdict == "fail" and not v.excused for v in result.verdicts):
+        hint = nearest_variant(adapter)
+        if hint:
+            result.warnings.append(hint)
     return result
+
+
+def nearest_variant(adapter) -> str | None:
+    """When the step itself disagrees (AD-1 …): the variant or mode the results fit instead, found
+    by ``adamspec identify`` (seconds), as a hint naming the clause — or None when none fits."""
+    from adamspec.conformance.identify import identify
+    from adamspec.reference.hyper import KNOBS
+
+    try:
+        r = identify(adapter)
+    except Exception:  # noqa: BLE001 - a hint only; the verdicts already say what failed
+        return None
+    if r.variant is None:
+        return None
+    hints = []
+    if r.variant != adapter.capabilities.variant:
+        knobs = ", ".join(f"{k} = {v!r} ({KNOBS[k].clause})" for k, v in r.variant.departures().items())
+        hints.append(f"the variant {knobs or 'canonical'}: declare it (VAR-1)")
+    if r.computes is not None and r.computes != r.mode:
+        clause = "L2-1" if r.computes == "adam_l2" else "AW-1"
+        hints.append(f"mode {r.computes} ({clause}), not {r.mode}: claim that mode")
+    if not hints:
+        return None
+    return "the results fit " + "; and ".join(hints) + ", or fix the implementation (adamspec identify)"

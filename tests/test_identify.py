@@ -107,3 +107,17 @@ def test_the_mode_a_class_really_computes_is_named(name, computes):
 
 def test_torch_adam_computes_coupled_l2():
     assert identify(load_adapter("torch.adam.foreach")).computes == "adam_l2"
+
+
+@pytest.mark.parametrize("name, hint", [
+    ("eps_hat", "the results fit the variant eps_placement = 'hat' (VAR-4): declare it (VAR-1)"),
+    ("coupled_l2_as_adamw", "the results fit mode adam_l2 (L2-1), not adamw: claim that mode"),
+    ("swapped_betas", None),
+])
+def test_a_failing_run_names_the_nearest_variant(name, hint):
+    from adamspec.conformance.runner import run
+
+    r = run(adapter(ZOO[name]), "ci", seed=0, clauses=["AD-1"], deviations=[])
+    assert r.verdict == "non-conformant"
+    hints = [w for w in r.warnings if "adamspec identify" in w]
+    assert (hints == []) if hint is None else (len(hints) == 1 and hints[0].startswith(hint))
