@@ -144,6 +144,8 @@ def _cmd_run(args) -> int:
         except UsageError as exc:
             _err(str(exc))
             return EXIT_USAGE
+    if args.variant and _declare(adapter, args.variant):
+        return EXIT_USAGE
     try:
         props = select(args.clause)
     except KeyError as exc:
@@ -174,6 +176,18 @@ def _cmd_run(args) -> int:
     else:
         _render(result, args.format, sys.stdout)
     return _exit_status(result)
+
+
+def _declare(adapter, pairs) -> bool:
+    """Apply ``--variant`` pairs to the adapter's record; True (reason printed) when they are bad."""
+    from adamspec.adapters.registry import UsageError, with_variant
+
+    try:
+        with_variant(adapter, pairs)
+    except UsageError as exc:
+        _err(str(exc))
+        return True
+    return False
 
 
 def _progress(total: int, quiet: bool):
@@ -215,6 +229,8 @@ def _cmd_replay(args) -> int:
     adapter, status = _load(args.adapter or payload.adapter, args.claim or payload.claim)
     if adapter is None:
         return status
+    if args.variant and _declare(adapter, args.variant):
+        return EXIT_USAGE
     try:
         prop.check(adapter, payload.case, Collector())
     except Violation as v:
@@ -362,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where counterexamples too large for a replay token are written (default %(default)s)")
     p.add_argument("--example-timeout", type=float, default=60.0, metavar="SECONDS",
                    help="per-example time limit; a hanging example is an error naming its clause")
+    p.add_argument("--variant", nargs="+", metavar="KNOB=VALUE",
+                   help="judge against this declared variant (SPEC VAR-1), e.g. eps_placement=hat; "
+                        "replay its counterexamples with the same --variant")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=_cmd_run)
 
@@ -407,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("token", metavar="FILE|TOKEN")
     p.add_argument("--adapter", help="override the adapter named in the payload")
     p.add_argument("--claim", choices=("adam", "adam_l2", "adamw"))
+    p.add_argument("--variant", nargs="+", metavar="KNOB=VALUE", help="the declared variant the run judged against")
     p.set_defaults(func=_cmd_replay)
     return parser
 

@@ -161,3 +161,35 @@ def with_dtypes(adapter, dtypes):
                          f"{', '.join(sorted(have))}" + (f", not {', '.join(unknown)}" if unknown else ""))
     adapter.capabilities = replace(adapter.capabilities, dtypes=frozenset(dtypes))
     return adapter
+
+
+def with_variant(adapter, pairs):
+    """The adapter judged against a declared variant (SPEC VAR-1), from ``KNOB=VALUE`` strings
+    (``adamspec run --variant eps_placement=hat bias_correction=false``); the rest of its record's
+    variant stays."""
+    from adamspec.reference.hyper import KNOB_PARAMETERS, KNOBS, Variant
+
+    changes = {}
+    for pair in pairs:
+        knob, sep, raw = pair.partition("=")
+        if not sep or knob not in (*KNOBS, *KNOB_PARAMETERS):
+            names = ", ".join((*KNOBS, *KNOB_PARAMETERS))
+            raise UsageError(f"--variant {pair!r}: give KNOB=VALUE with a knob of {names}")
+        if knob in KNOB_PARAMETERS:
+            try:
+                changes[knob] = float(raw)
+            except ValueError:
+                raise UsageError(f"--variant {pair!r}: {knob} is a number") from None
+            continue
+        allowed = {str(v).lower(): v for v in KNOBS[knob].values}
+        if raw.lower() not in allowed:
+            raise UsageError(f"--variant {pair!r}: {knob} ({KNOBS[knob].clause}) is one of "
+                             f"{', '.join(str(v).lower() for v in KNOBS[knob].values)}")
+        changes[knob] = allowed[raw.lower()]
+    try:
+        variant = replace(adapter.capabilities.variant, **changes)
+    except ValueError as exc:
+        raise UsageError(f"--variant: {exc}") from None
+    if variant != Variant() or adapter.capabilities.variant != Variant():
+        adapter.capabilities = replace(adapter.capabilities, variant=variant)
+    return adapter

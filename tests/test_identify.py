@@ -121,3 +121,33 @@ def test_a_failing_run_names_the_nearest_variant(name, hint):
     assert r.verdict == "non-conformant"
     hints = [w for w in r.warnings if "adamspec identify" in w]
     assert (hints == []) if hint is None else (len(hints) == 1 and hints[0].startswith(hint))
+
+
+@pytest.mark.parametrize("name, pairs", [
+    ("eps_hat", ["eps_placement=hat"]),
+    ("eps_inside_root", ["eps_placement=inside"]),
+    ("no_bias_correction", ["bias_correction=false"]),
+    ("decay_after_update", ["decay_order=after"]),
+    ("decay_not_scaled_by_lr", ["decay_scale=independent"]),
+    ("amsgrad_over_vhat", ["amsgrad_over=vhat"]),
+])
+def test_a_variant_member_declared_as_its_variant_conforms(name, pairs):
+    """Judged against the variant it computes (--variant), a zoo variant passes the clauses that
+    reject it undeclared: the suite judges variants as exactly as the canonical step."""
+    from adamspec.adapters.registry import with_variant
+    from adamspec.conformance.runner import run
+
+    m = ZOO[name]
+    declared = run(with_variant(adapter(m), pairs), "ci", seed=0, clauses=list(m.expected_clauses), deviations=[])
+    assert declared.verdict == "conformant", [(v.property, [f.message for f in v.failures])
+                                              for v in declared.verdicts if v.verdict != "pass"]
+    undeclared = run(adapter(m), "ci", seed=0, clauses=list(m.expected_clauses), deviations=[])
+    assert undeclared.verdict == "non-conformant"
+
+
+def test_bad_variant_pairs_are_usage_errors():
+    from adamspec.adapters.registry import UsageError, with_variant
+
+    for pairs in (["eps_placement=sometimes"], ["grad_clip=1"], ["bias_correction"], ["schedule_multiplier=x"]):
+        with pytest.raises(UsageError):
+            with_variant(NumpyAdapter("adamw"), pairs)
