@@ -78,7 +78,7 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
     if order != "textbook":
         raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
     known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled"),
-             "eps_placement": ("outside", "hat", "inside"), "bias_correction": (True, False),
+             "eps_placement": ("outside", "hat", "inside", "floor"), "bias_correction": (True, False),
              "amsgrad_over": ("v", "vhat")}
     for knob, values in known.items():
         if getattr(variant, knob) not in values:
@@ -113,6 +113,8 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
             upd = (m1 / s(bc1)) / (np.sqrt(vhat) + s(h.eps))
         elif variant.eps_placement == "inside":
             upd = (m1 / s(bc1)) / np.sqrt(vhat + s(h.eps))
+        elif variant.eps_placement == "floor":  # NaN-propagating maximum, as torch.maximum
+            upd = (m1 / s(bc1)) / np.maximum(np.sqrt(vhat), s(h.eps))
         else:  # hat: (√bc2/bc1)·m/(√v + ε) over the raw v, the factor applied to m first
             # (as TensorFlow's kernel does): m/(√v + ε) alone may overflow where u does not,
             # which NUM-7 does not count as leaving the model.

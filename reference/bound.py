@@ -34,7 +34,7 @@ from adamspec.reference.hyper import (
 HANDLED = {
     "decay_order": {"before", "after"},  # AW-1 / VAR-2
     "decay_scale": {"lr", "independent", "scheduled"},  # the shared step_size and decay_scale_factor
-    "eps_placement": {"outside", "hat", "inside"},  # AD-5 / VAR-4
+    "eps_placement": {"outside", "hat", "inside", "floor"},  # AD-5 / VAR-4
     "bias_correction": {True, False},  # AD-4 / VAR-5
     "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
 }
@@ -222,6 +222,13 @@ def step_bound(
             w = vhat + eps
             den = np.sqrt(w)
             e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
+            num, e_num = mhat, e_mhat
+        elif variant.eps_placement == "floor":
+            # max(√v̂, ε) is 1-Lipschitz in each argument: its error is at most the larger of
+            # the root's and ε's, and the selection itself rounds nothing.
+            root = np.sqrt(vhat)
+            den = np.maximum(root, eps)
+            e_den = np.maximum(_sqrt_error(vhat, e_vhat, 3 * u), d_eps)
             num, e_num = mhat, e_mhat
         else:  # ε-hat: (√bc2/bc1)·m / (√v + ε)
             vraw = vhat * bc2

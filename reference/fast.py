@@ -26,7 +26,7 @@ from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant, check_hand
 HANDLED = {
     "decay_order": {"before", "after"},  # _step_slice: θ·d − lr·u or (θ − lr·u)·d
     "decay_scale": {"lr", "independent", "scheduled"},  # _constants: steps.decay_factor, learning_rate
-    "eps_placement": {"outside", "hat", "inside"},  # _step_slice: the denominator and u
+    "eps_placement": {"outside", "hat", "inside", "floor"},  # _step_slice: the denominator and u
     "bias_correction": {True, False},  # _constants: steps.bias_corrections
     "amsgrad_over": {"v", "vhat"},  # _step_slice: the maximum's candidate
 }
@@ -354,6 +354,32 @@ def _constants(h: Hyper, variant: Variant, t: int) -> _Consts:
 # ---------------------------------------------------------------- the step on one slice
 
 
+def _denominator(dh, dl, corrected: bool, K: _Consts, placement: str):
+    """AD-5 / VAR-4: the denominator from the (possibly corrected) second moment, and the mask of
+    elements whose intermediate values stay in double-double's trusted range."""
+    eps = K.eps
+    if placement == "hat":
+        if corrected:
+            dh, dl = _dd_mul_k(dh, dl, K.bc2)  # v_raw = v̂·(1 − β2^t)
+        ok = _in_range(dh)
+        rh, rl = _dd_sqrt(dh, dl)
+        return (*_dd_sloppy_add(rh, rl, eps, 0.0), ok)
+    if not corrected:
+        dh, dl = _dd_mul_k(dh, dl, K.inv_bc2)  # v̂ = v/(1 − β2^t)
+    ok = _in_range(dh)
+    if placement == "outside":
+        rh, rl = _dd_sqrt(dh, dl)
+        return (*_dd_sloppy_add(rh, rl, eps, 0.0), ok)
+    if placement == "inside":  # √(v̂ + ε)
+        wh, wl = _dd_sloppy_add(dh, dl, eps, 0.0)
+        ok &= _in_range(wh, zero_ok=False)
+        return (*_dd_sqrt(wh, wl), ok)
+    # floor: max(√v̂, ε), a selection, so exact (a NaN v̂ is out of range above: fallback)
+    rh, rl = _dd_sqrt(dh, dl)
+    above = (rh > eps) | ((rh == eps) & (rl >= 0.0))
+    return np.where(above, rh, eps), np.where(above, rl, 0.0), ok
+
+
 def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
     """One step on 1-D float64 slices; returns the output pairs and the trust mask."""
     # -- input ranges, adjusted so that every major product below stays in [2^-900, 2^900]
@@ -426,24 +452,8 @@ def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
         dh, dl = vmh, vml
 
     # -- AD-5 / VAR-4: the denominator
-    eps = K.eps
-    if p.eps_placement == "hat":
-        if corrected:
-            dh, dl = _dd_mul_k(dh, dl, K.bc2)  # v_raw = v̂·(1 − β2^t)
-        ok &= _in_range(dh)
-        rh, rl = _dd_sqrt(dh, dl)
-        denh, denl = _dd_sloppy_add(rh, rl, eps, 0.0)
-    else:
-        if not corrected:
-            dh, dl = _dd_mul_k(dh, dl, K.inv_bc2)  # v̂ = v/(1 − β2^t)
-        ok &= _in_range(dh)
-        if p.eps_placement == "outside":
-            rh, rl = _dd_sqrt(dh, dl)
-            denh, denl = _dd_sloppy_add(rh, rl, eps, 0.0)
-        else:  # inside: √(v̂ + ε)
-            wh, wl = _dd_sloppy_add(dh, dl, eps, 0.0)
-            ok &= _in_range(wh, zero_ok=False)
-            denh, denl = _dd_sqrt(wh, wl)
+    denh, denl, trusted = _denominator(dh, dl, corrected, K, p.eps_placement)
+    ok &= trusted
     ok &= _in_range(denh, zero_ok=False)  # a zero divisor gives ±inf/NaN: fallback
 
     # -- u = m̂/(√v̂ + ε) (or its variants); zero only where m_t is zero (not by underflow)

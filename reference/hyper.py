@@ -35,7 +35,7 @@ class HyperparameterError(ValueError):
 
 DecayOrder = Literal["before", "after"]  # VAR-2
 DecayScale = Literal["lr", "independent", "scheduled"]  # VAR-3
-EpsPlacement = Literal["outside", "hat", "inside"]  # VAR-4
+EpsPlacement = Literal["outside", "hat", "inside", "floor"]  # VAR-4
 BiasCorrection = Literal[True, False]  # VAR-5
 AmsgradOver = Literal["v", "vhat"]  # VAR-6
 
@@ -60,7 +60,7 @@ KNOBS: dict[str, Knob] = {
     "decay_scale": Knob(get_args(DecayScale), "lr", "VAR-3",
                         "decoupled decay scaled by α·λ (AW-4), by λ, or by η·λ with the step η·α·u"),
     "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
-                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, or √(v̂ + ε)"),
+                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), or max(√v̂, ε)"),
     "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
                             "m̂, v̂ corrected by 1 − β^t (AD-4), or not at all"),
     "amsgrad_over": Knob(get_args(AmsgradOver), "v", "VAR-6",

@@ -18,7 +18,7 @@ ONE = mpmath.mpf(1)
 HANDLED = {
     "decay_order": {"before", "after"},  # apply_update
     "decay_scale": {"lr", "independent", "scheduled"},  # decay_factor, learning_rate (shared scalars)
-    "eps_placement": {"outside", "hat", "inside"},  # normalised_update
+    "eps_placement": {"outside", "hat", "inside", "floor"},  # normalised_update
     "bias_correction": {True, False},  # bias_corrections
     "amsgrad_over": {"v", "vhat"},  # amsgrad_max
 }
@@ -90,7 +90,7 @@ def amsgrad_max(vmax, v, bc2, variant: Variant):
 
 
 def normalised_update(m, v_denom, bc1, bc2, h: Hyper, variant: Variant, denom_is_corrected=False):
-    """AD-5 / VAR-4: u = m̂ / (√v̂ + ε) and its ε-hat and ε-inside-the-root variants.
+    """AD-5 / VAR-4: u = m̂ / (√v̂ + ε) and its ε-hat, ε-inside-the-root and ε-floor variants.
 
     ``denom_is_corrected`` marks a v̂-maximum (VAR-6 variant) that needs no further 1/bc2.
     """
@@ -100,6 +100,8 @@ def normalised_update(m, v_denom, bc1, bc2, h: Hyper, variant: Variant, denom_is
         return ieee_div(m / bc1, ieee_sqrt(vhat) + eps)
     if variant.eps_placement == "inside":
         return ieee_div(m / bc1, ieee_sqrt(vhat + eps))
+    if variant.eps_placement == "floor":  # ε as a floor on the root, max(√v̂, ε); NaN stays NaN
+        return ieee_div(m / bc1, nan_max(ieee_sqrt(vhat), eps))
     if variant.eps_placement == "hat":
         # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
         v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip

@@ -27,6 +27,7 @@ def test_every_knob_gets_a_case_that_separates_its_values(knob):
     CANONICAL,
     Variant(eps_placement="hat"),
     Variant(eps_placement="inside"),
+    Variant(eps_placement="floor"),
     Variant(decay_order="after"),
     Variant(decay_scale="independent"),
     Variant(amsgrad_over="vhat"),

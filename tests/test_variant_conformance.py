@@ -104,3 +104,16 @@ def test_without_its_needs_the_closed_form_fails_a_correct_variant(monkeypatch, 
     v = _verdicts(NumpyAdapter("adamw", variant=variant), [clause])[name]
     assert v.verdict == "fail"
     assert clause in {f.clause for f in v.failures}
+
+
+def test_a_declared_eps_floor_conforms_and_undeclared_does_not():
+    """VAR-4 floor (2026.12.5), added through CONTRIBUTING's knob recipe: the numpy implementation
+    of max(√v̂, ε), declared, passes the step clauses; declared canonical it fails them."""
+    floor = Variant(eps_placement="floor")
+    declared = run(NumpyAdapter("adamw", variant=floor), "ci", seed=0, clauses=["AD-1", "AD-5", "AD-7"],
+                   deviations=[])
+    assert declared.verdict == "conformant", [(v.property, [f.message for f in v.failures])
+                                              for v in declared.verdicts if v.verdict != "pass"]
+    adapter = NumpyAdapter("adamw", variant=floor)
+    adapter.capabilities = replace(adapter.capabilities, variant=CANONICAL, name="numpy.adamw[undeclared floor]")
+    assert run(adapter, "ci", seed=0, clauses=["AD-1"], deviations=[]).verdict == "non-conformant"
