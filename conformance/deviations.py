@@ -24,7 +24,7 @@ from pathlib import Path
 
 from adamspec.conformance.results import Counterexample, PropertyVerdict
 
-_KEYS = {"adapter", "clause", "reason", "property", "row", "storage", "zero_dim", "layout"}
+_KEYS = {"adapter", "clause", "reason", "property", "row", "storage", "zero_dim", "layout", "lr_zero"}
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class Deviation:
     storage: str = ""  # only failures with this storage dtype
     zero_dim: bool = False  # only failures of a 0-d parameter
     layout: str = ""  # only failures of a parameter in this memory layout ("strided", "transposed")
+    lr_zero: bool = False  # only failures of a step taken at lr = 0 (a warm-up's first step)
     origin: str = ""  # the file it came from
 
     def covers(self, adapter: str, prop: str, cx: Counterexample) -> bool:
@@ -48,7 +49,8 @@ class Deviation:
                 and self.row in ("", cx.row)
                 and self.storage in ("", cx.storage)
                 and (not self.zero_dim or cx.zero_dim)
-                and self.layout in ("", cx.layout))
+                and self.layout in ("", cx.layout)
+                and (not self.lr_zero or cx.hyper.get("lr") == 0.0))
 
     def may_apply(self, adapter: str, v: PropertyVerdict) -> bool:
         """Whether the property would have shown this deviation: it checks the clause and its
@@ -57,7 +59,8 @@ class Deviation:
                 and self.property in ("", v.property) and (self.clause == "*" or self.clause in v.clauses))
 
     def label(self) -> str:
-        conditions = [c for c in (self.row, "0-d" if self.zero_dim else "", self.layout, self.storage) if c]
+        conditions = [c for c in (self.row, "0-d" if self.zero_dim else "", self.layout, self.storage,
+                                  "lr = 0" if self.lr_zero else "") if c]
         if self.clause == "*":
             return " ".join(conditions) + " parameters"
         return " ".join([self.clause, *conditions])
@@ -80,10 +83,10 @@ def parse(text: str, origin: str = "<deviations>") -> list[Deviation]:
         d = Deviation(adapter=entry.get("adapter", "*"), clause=entry["clause"].upper(), reason=entry["reason"],
                       property=entry.get("property", ""), row=entry.get("row", ""),
                       storage=entry.get("storage", ""), zero_dim=bool(entry.get("zero_dim", False)),
-                      layout=entry.get("layout", ""), origin=origin)
-        if d.clause == "*" and not (d.storage or d.zero_dim or d.layout):
+                      layout=entry.get("layout", ""), lr_zero=bool(entry.get("lr_zero", False)), origin=origin)
+        if d.clause == "*" and not (d.storage or d.zero_dim or d.layout or d.lr_zero):
             raise ValueError(f"{where}: clause = \"*\" needs a condition on the offending inputs "
-                             "(storage, zero_dim and/or layout), else it would excuse everything")
+                             "(storage, zero_dim, layout and/or lr_zero), else it would excuse everything")
         if d.clause != "*":
             from adamspec import spec
 

@@ -190,7 +190,7 @@ def judge_trace(adapter, case, trace, collector, what: str = "the exact step", *
                 verb = "differs" if len(picks) == 1 else "differ"
                 collector.fail(Violation(
                     f"step {k + 1} (t = {t}) of parameter {i}: {names} {verb} from {what} by more than C·B",
-                    case, i, t, clause=clause, evidence=Evidence(j, before, g, i, tuple(picks))))
+                    case, i, t, clause=clause, evidence=Evidence(j, before, g, i, tuple(picks)), index=k))
     return judgements
 
 

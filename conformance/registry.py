@@ -30,10 +30,12 @@ class Violation(AssertionError):
     """A property failed on a case; carries the refuted clause and what a report needs."""
 
     def __init__(self, message: str, case=None, param: int | None = 0, step: int | None = None,
-                 elements: tuple[Element, ...] = (), *, clause: str, row: str = "", evidence=None):
+                 elements: tuple[Element, ...] = (), *, clause: str, row: str = "", evidence=None,
+                 index: int | None = None):
         super().__init__(message)
         self.message, self.case, self.param, self.step, self.elements = message, case, param, step, elements
         self.clause, self.row = clause, row
+        self.index = index  # which step of the case (0-based), where known: its hyperparameters apply
         # A judged step's failing elements (judge.Evidence); the report turns them into
         # ``elements`` (conformance/elements.py) when it shows the counterexample.
         self.evidence = evidence

@@ -12,6 +12,7 @@ from adamspec.conformance.cases import Case, GroupCase, ParamCase
 from adamspec.conformance.execute import execute
 from adamspec.conformance.judge import fresh, judge_trace, same_bits
 from adamspec.conformance.registry import Violation, needs_flag, prop
+from adamspec.reference.hyper import Hyper
 
 
 @st.composite
@@ -94,10 +95,23 @@ def no_gradient(adapter, case, collector):
     judge_trace(adapter, case, trace, collector)
 
 
+def _warmup_explicit(caps) -> list[Case]:
+    """The commonest schedule, met in every profile: a linear warm-up from exactly lr = 0, fresh
+    state, a gradient with a zero element."""
+    dtype = "float32" if "float32" in caps.dtypes else sorted(caps.dtypes)[0]
+    dt = S.float_format(dtype).dtype
+    mode = sorted(caps.modes)[-1]
+    h = Hyper(lr=0.0, weight_decay=0.1 if mode != "adam" else 0.0, mode=mode)
+    steps = tuple((replace(h, lr=lr),) for lr in (0.0, 5e-3, 1e-2))
+    grads = tuple((np.array([0.0, 0.5, -1.0], dt) * (k + 1),) for k in range(3))
+    return [Case((GroupCase(h, (ParamCase(np.array([1.0, -2.0, 0.5], dt)),)),), grads, note="explicit: warm-up from 0",
+                 schedule=steps)]
+
+
 @prop("schedules", ["GRP-4"],
       "Each step uses the hyperparameters in force at it: lr warm-up from 0, cosine and step decay, "
       "jumps, a rising β₂, weight decay changed mid-run",
-      strategy=lambda caps: S.scheduled_trajectories(caps), cost=2.0)
+      strategy=lambda caps: S.scheduled_trajectories(caps), cost=2.0, explicit=_warmup_explicit)
 def schedules(adapter, case, collector):
     # A cached lr, β or decay factor shows as a step judged at its own values and found off;
     # the failure is GRP-4's (the same step with constant values is agreement_trajectory's).

@@ -79,7 +79,12 @@ def maximize_negates(adapter, case, collector):
 def _resumed(draw, caps):
     # Constant hyperparameters: after the resumption they must be the checkpoint's, not the
     # fresh instance's defaults, and no set_hypers call may restore them in passing.
-    case = replace(draw(S.scheduled_trajectories(caps, max_steps=8)), schedule=())
+    # Each group runs at its schedule's largest lr (a warm-up's first value, 0, would make a whole
+    # run at lr = 0).
+    drawn = draw(S.scheduled_trajectories(caps, max_steps=8))
+    groups = tuple(GroupCase(max((step[j] for step in drawn.schedule), key=lambda h: h.lr), g.params)
+                   for j, g in enumerate(drawn.groups))
+    case = Case(groups, drawn.grads)
     return replace(case, resume_at=draw(st.integers(1, len(case.grads) - 1)))
 
 
