@@ -238,3 +238,34 @@ def test_a_library_call_writes_no_replay_files_and_the_cli_writes_them_where_ask
     assert proc.returncode == 0, proc.stderr[-2000:]
     written = list(out.iterdir())
     assert written and all(f"adamspec replay {w}" in proc.stdout for w in written)
+
+
+def test_an_lr_zero_entry_excuses_only_steps_taken_at_lr_0():
+    (d,) = dev.parse('[[deviation]]\nclause = "GRP-4"\nproperty = "schedules"\nlr_zero = true\nreason = "r"\n')
+    at = lambda lr: Counterexample("GRP-4", "", "a", "m", {"lr": lr}, "float32", 1)  # noqa: E731
+    assert d.covers("x", "schedules", at(0.0)) and d.label() == "GRP-4 lr = 0"
+    assert not d.covers("x", "schedules", at(1e-3))
+    assert not d.covers("x", "resume", at(0.0))
+    (star,) = dev.parse('[[deviation]]\nclause = "*"\nlr_zero = true\nreason = "r"\n')  # a condition enough for "*"
+    assert star.covers("x", "anything", at(0.0)) and not star.covers("x", "anything", at(0.5))
+
+
+def test_a_scheduled_failure_reports_the_hyperparameters_of_its_step():
+    """The counterexample of a failure at step k shows the lr in force at step k (GRP-4), not the
+    first step's: what an lr_zero entry and a reader need."""
+    from dataclasses import replace as _replace
+
+    import numpy as np
+
+    from adamspec.conformance.cases import Case, GroupCase, ParamCase
+    from adamspec.conformance.registry import Violation, load
+    from adamspec.conformance.runner import _counterexample
+    from adamspec.reference.hyper import Hyper
+
+    h = Hyper(lr=0.0, mode="adamw")
+    case = Case((GroupCase(h, (ParamCase(np.zeros(2)),)),), ((np.ones(2),), (np.ones(2),)),
+                schedule=((h,), (_replace(h, lr=0.25),)))
+    v = Violation("m", case, 0, 2, clause="GRP-4", index=1)
+    assert _counterexample(load()["schedules"], "x", v, replayable=False).hyper["lr"] == 0.25
+    v0 = Violation("m", case, 0, 1, clause="GRP-4", index=0)
+    assert _counterexample(load()["schedules"], "x", v0, replayable=False).hyper["lr"] == 0.0
