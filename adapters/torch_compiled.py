@@ -242,8 +242,10 @@ class TorchCompiledSession(TorchAdamSession):
         for g in self._groups:
             n = len(g.params)
             values = tuple(_to_numpy(p, dt) for p, dt in zip(self.params[i:i + n], self.dtypes[i:i + n]))
+            # mode adam has no decay term at all: its unlike default stays λ = 0
+            wd = 0.0 if g.hyper.mode.value == "adam" else UNLIKE_DEFAULTS["weight_decay"]
             unlike = Hyper(lr=UNLIKE_DEFAULTS["lr"], beta1=b1, beta2=b2, eps=UNLIKE_DEFAULTS["eps"],
-                           weight_decay=UNLIKE_DEFAULTS["weight_decay"], mode=g.hyper.mode,
+                           weight_decay=wd, mode=g.hyper.mode,
                            amsgrad=not g.hyper.amsgrad, maximize=not g.hyper.maximize)
             groups.append(GroupSpec(unlike, values, g.layouts))
             i += n

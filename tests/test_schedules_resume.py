@@ -145,3 +145,17 @@ def test_correct_implementations_pass_schedules_and_resume(name):
     result = run(load_adapter(name), "ci", seed=1, clauses=["GRP-4", "STATE-6"], deviations=[])
     assert {v.property: v.verdict for v in result.verdicts} == {"schedules": "pass", "resume": "pass"}, [
         (v.property, [f.message for f in v.failures]) for v in result.verdicts]
+
+
+@pytest.mark.parametrize("mode", ["adam", "adam_l2"])
+def test_the_compiled_step_resumes_bitwise_in_every_mode(mode):
+    """Found by resume at default on torch.adam.compiled: building the fresh instance for mode adam
+    raised (an unlike λ > 0 is no Hyper of mode adam). Resumed, it equals the uninterrupted run."""
+    adapter = load_adapter("torch.adam.compiled")
+    h = Hyper(lr=1e-2, weight_decay=0.0 if mode == "adam" else 0.1, mode=mode)
+    grads = ((np.array([0.5, -1.0], np.float32),), (np.array([1.0, 0.25], np.float32),))
+    case = Case((GroupCase(h, (ParamCase(np.array([1.0, -2.0], np.float32)),)),), grads)
+    straight = execute(adapter, case)
+    resumed = execute(adapter, replace(case, resume_at=1))
+    a, b = straight.snapshots[-1][0], resumed.snapshots[-1][0]
+    assert a.step == b.step == 2 and np.array_equal(a.theta, b.theta) and np.array_equal(a.v, b.v)
