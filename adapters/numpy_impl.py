@@ -157,13 +157,9 @@ class NumpySession:
         self.hypers = [h for h, n in zip(hypers, self._sizes, strict=True) for _ in range(n)]
 
     def resume(self):
-        """A checkpoint as bytes (pickle, this implementation's own format) restored into a fresh
-        session, which goes on (SPEC STATE-6)."""
-        blob = pickle.dumps((self.hypers, self.items))
-        fresh = NumpySession([], [], self.order, self.variant)
-        fresh.hypers, fresh.items = pickle.loads(blob)  # noqa: S301 - our own bytes
-        fresh._sizes = self._sizes
-        self.__dict__.update(fresh.__dict__)
+        """The state through a checkpoint as bytes (pickle, this implementation's own format),
+        restored as new objects that go on (SPEC STATE-6)."""
+        self.hypers, self.items = pickle.loads(pickle.dumps((self.hypers, self.items)))  # noqa: S301 - our own bytes
 
     def read(self):
         return [ParamState(*(None if a is None else (a.copy() if isinstance(a, np.ndarray) else a)

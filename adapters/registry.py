@@ -167,7 +167,7 @@ def with_variant(adapter, pairs):
     """The adapter judged against a declared variant (SPEC VAR-1), from ``KNOB=VALUE`` strings
     (``adamspec run --variant eps_placement=hat bias_correction=false``); the rest of its record's
     variant stays."""
-    from adamspec.reference.hyper import KNOB_PARAMETERS, KNOBS, Variant
+    from adamspec.reference.hyper import KNOB_PARAMETERS, KNOBS
 
     changes = {}
     for pair in pairs:
@@ -190,6 +190,5 @@ def with_variant(adapter, pairs):
         variant = replace(adapter.capabilities.variant, **changes)
     except ValueError as exc:
         raise UsageError(f"--variant: {exc}") from None
-    if variant != Variant() or adapter.capabilities.variant != Variant():
-        adapter.capabilities = replace(adapter.capabilities, variant=variant)
+    adapter.capabilities = replace(adapter.capabilities, variant=variant)
     return adapter

@@ -71,7 +71,6 @@ from adamspec.adapters.torch_optim import (
     TorchAdamSession,
     TorchOptimizerAdapter,
     _laid_out,
-    _to_numpy,
     _to_torch,
     _torch,
     check_modes,
@@ -238,10 +237,11 @@ class TorchCompiledSession(TorchAdamSession):
         torch = self._torch
         saved = saved_and_loaded(torch, self.opt.state_dict())
         b1, b2 = UNLIKE_DEFAULTS["betas"]
+        current = self.current_values()
         groups, i = [], 0
         for g in self._groups:
             n = len(g.params)
-            values = tuple(_to_numpy(p, dt) for p, dt in zip(self.params[i:i + n], self.dtypes[i:i + n]))
+            values = tuple(current[i:i + n])
             # mode adam has no decay term at all: its unlike default stays λ = 0
             wd = 0.0 if g.hyper.mode.value == "adam" else UNLIKE_DEFAULTS["weight_decay"]
             unlike = Hyper(lr=UNLIKE_DEFAULTS["lr"], beta1=b1, beta2=b2, eps=UNLIKE_DEFAULTS["eps"],

@@ -159,11 +159,15 @@ class TorchAdamSession:
         for group, h in zip(self.opt.param_groups, hypers, strict=True):
             write_hypers(group, h)
 
+    def current_values(self) -> list[np.ndarray]:
+        """Each parameter's values now, as numpy arrays in its storage dtype."""
+        return [_to_numpy(p, dt) for p, dt in zip(self.params, self.dtypes)]
+
     def fresh_parameters(self):
         """New leaf tensors holding the current values in the same layouts (a reloaded model)."""
         torch = self._torch
-        return [torch.nn.Parameter(_laid_out(torch, _to_numpy(p, dt), lay, self.device))
-                for p, dt, lay in zip(self.params, self.dtypes, self._layouts)]
+        return [torch.nn.Parameter(_laid_out(torch, a, lay, self.device))
+                for a, lay in zip(self.current_values(), self._layouts)]
 
     def resume(self) -> None:
         """Checkpoint through ``state_dict`` and ``torch.save``, restore into a fresh optimizer over

@@ -267,8 +267,8 @@ def identify(adapter, mode: str | None = None) -> Identification:
         got = {n: None if getattr(after, n) is None else float(np.asarray(getattr(after, n), np.float64)[0])
                for n in ("theta", "m", "v", "vmax")}
         fits.append(KnobFit(knob, clause, tuple(x for x, d in dist.items() if d <= 1.0), dist, probe, got))
-    off = tuple(f"{k}: {score(best, best_mode, k):.3g} bounds off on its case" for k in runs
-                if score(best, best_mode, k) > 1.0)
+    misses = {k: score(best, best_mode, k) for k in runs}
+    off = tuple(f"{k}: {d:.3g} bounds off on its case" for k, d in misses.items() if d > 1.0)
     found = best_mode or mode
     return Identification(caps.name, mode, storage, tuple(fits), None if off else best, best, off,
                           found if MODE in runs else None)

@@ -279,10 +279,9 @@ def _counterexample(prop: Property, adapter_name: str, v: Violation, claim=None,
     cheap form that deviation entries are matched against during a search (no replay made)."""
     case = v.case
     params = case.params if case is not None else []
-    # the hyperparameters in force at the failing step (GRP-4), where the violation says which
-    hypers = case.hypers_at(v.index) if case is not None and getattr(v, "index", None) is not None else (
-        case.hypers if params else [])
-    hyper = hypers[v.param or 0] if params else None
+    hyper = None
+    if params:  # the hyperparameters in force at the failing step (GRP-4), where the violation says which
+        hyper = (case.hypers if v.index is None else case.hypers_at(v.index))[v.param or 0]
     layout = ""
     if v.param is None:  # an error: no offending parameter, so 0-d only if every one is
         zero_dim = bool(params) and all(np.ndim(p.init) == 0 for p in params)

@@ -132,6 +132,14 @@ def single_step_cases(draw, caps: Capabilities, shapes=None, injected=True, **hy
     return Case((GroupCase(h, (ParamCase(theta, "contiguous", state),)),), ((g,),))
 
 
+def _l2_square_in_range(theta, dtype: str, weight_decay: float):
+    """θ clipped so that the L2 term's square stays inside the storage range: a trajectory is
+    about many ordinary steps; v overflowing to inf (and what follows from an infinite state) is
+    non_finite's job."""
+    limit = np.sqrt(float(np.finfo(np.float16).max if dtype == "float16" else 1e30)) / 10 / max(1.0, weight_decay)
+    return cast(np.clip(theta.astype(np.float64), -limit, limit), dtype)
+
+
 @st.composite
 def trajectory_cases(draw, caps: Capabilities, max_steps=100, **hyper_kw):
     """One parameter from fresh state for up to ``max_steps`` steps."""
@@ -140,10 +148,7 @@ def trajectory_cases(draw, caps: Capabilities, max_steps=100, **hyper_kw):
     shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
     n = draw(st.integers(2, max_steps))
     theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
-    # Keep the L2 term's square inside the storage range: a trajectory is about many ordinary
-    # steps; v overflowing to inf (and what follows from an infinite state) is non_finite's job.
-    limit = np.sqrt(float(np.finfo(np.float16).max if dtype == "float16" else 1e30)) / 10 / max(1.0, h.weight_decay)
-    theta = cast(np.clip(theta.astype(np.float64), -limit, limit), dtype)
+    theta = _l2_square_in_range(theta, dtype, h.weight_decay)
     grad_elems = elements(dtype, -3, 1)
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)  # long gradient sequences: drawn by numpy from a drawn seed
@@ -198,10 +203,7 @@ def scheduled_trajectories(draw, caps: Capabilities, max_steps=12, groups=(1, 2)
         per_group.append(steps)
         shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
         theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
-        # as trajectory_cases: keep the L2 term's square inside the storage range
-        top = max(1.0, max(s.weight_decay for s in steps))
-        limit = np.sqrt(float(np.finfo(np.float16).max if dtype == "float16" else 1e30)) / 10 / top
-        theta = cast(np.clip(theta.astype(np.float64), -limit, limit), dtype)
+        theta = _l2_square_in_range(theta, dtype, max(s.weight_decay for s in steps))
         group_cases.append(GroupCase(steps[0], (ParamCase(theta),)))
         seed = draw(st.integers(0, 2**32 - 1))
         rng = np.random.default_rng(seed)  # the gradient sequence: drawn by numpy from a drawn seed
