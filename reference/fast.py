@@ -18,11 +18,14 @@ import numpy as np
 
 from adamspec.reference import exact, steps
 from adamspec.reference.floats import BINARY64, float_format, round_to
-from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant, check_handled, require_handled
+from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant, check_handled, handles
 
 # The variant knob values ``_constants`` and ``_step_slice`` implement; checked against
-# reference.hyper.KNOBS at import and at every call. The scalars (bias corrections, step
-# size, decay factor) are the exact reference's own functions evaluated at 320 bits.
+# reference.hyper.KNOBS at import (no value outside the table). A variant with a value not
+# named here is computed by ``exact.step`` for every element (counted in ``fallback``):
+# slower, never a canonical step in disguise, and a new knob value needs no double-double
+# code to be judged (CONTRIBUTING recipe 3). The scalars (bias corrections, step size,
+# decay factor) are the exact reference's own functions evaluated at 320 bits.
 HANDLED = {
     "decay_order": {"before", "after"},  # _step_slice: θ·d − lr·u or (θ − lr·u)·d
     "decay_scale": {"lr", "independent", "scheduled"},  # _constants: steps.decay_factor, learning_rate
@@ -30,7 +33,7 @@ HANDLED = {
     "bias_correction": {True, False},  # _constants: steps.bias_corrections
     "amsgrad_over": {"v", "vhat"},  # _step_slice: the maximum's candidate
 }
-check_handled(__name__, HANDLED)
+check_handled(__name__, HANDLED, subset=True)
 
 # Veltkamp's constant for binary64: t = (2^27 + 1)·x, hi = t − (t − x) is x rounded to
 # its top 26 bits and lo = x − hi fits in 26 bits (the sign carries the 53rd), so any
@@ -523,22 +526,13 @@ def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, variant: Variant = C
     if grad is None:
         return FastState(_as_dd(th, shape), _as_dd(mm, shape), _as_dd(vv, shape),
                          None if vm is None else _as_dd(vm, shape), t_prev, 0)
-    require_handled(__name__, HANDLED, variant)
     g = _widen(grad, shape, "grad")
     t = t_prev + 1  # AD-1: the count advances first
-    K = _constants(hyper, variant, t)
-
     outs = [np.empty(n) for _ in range(8 if hyper.amsgrad else 6)]
-    bad = []
-    with np.errstate(all="ignore"):  # untrusted elements may overflow; they are redone
-        for lo in range(0, n, _CHUNK):
-            sl = slice(lo, min(n, lo + _CHUNK))
-            res = _step_slice(th[sl], g[sl], mm[sl], vv[sl], None if vm is None else vm[sl],
-                              K, hyper, variant)
-            for i, arr in enumerate(x for pair in res[: len(outs) // 2] for x in pair):
-                outs[i][sl] = arr
-            if not res[4].all():
-                bad.append(lo + np.flatnonzero(~res[4]))
+    if handles(HANDLED, variant):
+        bad = _fast_slices(th, g, mm, vv, vm, _constants(hyper, variant, t), hyper, variant, outs)
+    else:  # a knob value without double-double code: every element exact (module comment at HANDLED)
+        bad = [np.arange(n)]
     idx = np.concatenate(bad) if bad else np.zeros(0, dtype=np.intp)
     if idx.size:
         _fallback(idx, th, g, mm, vv, vm, t_prev, hyper, variant, outs)
@@ -551,6 +545,21 @@ def fast_step(theta, grad, m, v, t_prev: int, hyper: Hyper, variant: Variant = C
     else:
         vmax_out = None if vm is None else _as_dd(vm, shape)  # unchanged, as in exact.step
     return FastState(dd(0), dd(2), dd(4), vmax_out, t, int(idx.size))
+
+
+def _fast_slices(th, g, mm, vv, vm, K: _Consts, hyper: Hyper, variant: Variant, outs) -> list:
+    """The double-double step over cache-sized slices into ``outs``; the untrusted indices."""
+    bad = []
+    with np.errstate(all="ignore"):  # untrusted elements may overflow; they are redone
+        for lo in range(0, th.size, _CHUNK):
+            sl = slice(lo, min(th.size, lo + _CHUNK))
+            res = _step_slice(th[sl], g[sl], mm[sl], vv[sl], None if vm is None else vm[sl],
+                              K, hyper, variant)
+            for i, arr in enumerate(x for pair in res[: len(outs) // 2] for x in pair):
+                outs[i][sl] = arr
+            if not res[4].all():
+                bad.append(lo + np.flatnonzero(~res[4]))
+    return bad
 
 
 def _fallback(idx, th, g, m, v, vm, t_prev, hyper, variant, outs):

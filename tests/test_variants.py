@@ -1,9 +1,11 @@
 """Each variant knob is defined once (reference.hyper.KNOBS) and handled everywhere a step is computed.
 
-The exact reference (steps/exact), the fast oracle and the bound each declare the knob
-values they implement (``HANDLED``) and compare them with the table when imported; here a
-value added to the table and forgotten in one of them is shown to fail, at import and at a
-call. The spec's VAR-1 table and the code's table are the same table.
+The exact reference (steps/exact) and the bound each declare the knob values they implement
+(``HANDLED``) and compare them with the table when imported; here a value added to the table
+and forgotten in one of them is shown to fail, at import and at a call. The fast oracle names
+the values it has double-double code for and hands the others to the exact reference, so a
+value it lacks is slower, never wrong. The spec's VAR-1 table and the code's table are the
+same table.
 """
 
 import re
@@ -22,7 +24,7 @@ from adamspec.reference import CANONICAL, KNOBS, Hyper, Knob, State, Variant, bo
 from adamspec.reference.bound import Arithmetic, step_bound
 from adamspec.reference.fast import fast_step
 
-MODULES = {"reference.steps": steps, "reference.fast": fast, "reference.bound": bound}
+MODULES = {"reference.steps": steps, "reference.bound": bound}  # each must handle every value
 
 
 def test_every_knob_has_a_canonical_value_and_a_var_clause():
@@ -81,6 +83,13 @@ def test_every_step_module_handles_exactly_the_table(where):
     hyper.check_handled(where, module.HANDLED)  # what the module ran at import
 
 
+def test_the_fast_oracle_names_only_values_of_the_table():
+    assert all(set(v) <= set(KNOBS[k].values) for k, v in fast.HANDLED.items())
+    hyper.check_handled("reference.fast", fast.HANDLED, subset=True)
+    with pytest.raises(ImportError, match="values \\['sideways'\\] handled but not in the table"):
+        hyper.check_handled("reference.fast", dict(fast.HANDLED, decay_order={"before", "sideways"}), subset=True)
+
+
 def _with_value(knobs, name, value):
     out = dict(knobs)
     out[name] = replace(knobs[name], values=knobs[name].values + (value,))
@@ -104,14 +113,14 @@ def test_a_knob_added_to_the_table_and_not_handled_fails(where):
 
 def test_import_fails_for_each_module_that_forgets_a_value():
     """The import-time guard itself: with a value added to the table, importing (or
-    re-importing) steps, fast and bound is an ImportError naming that module."""
+    re-importing) steps and bound is an ImportError naming that module."""
     code = """
 import importlib, sys
 from dataclasses import replace
 from adamspec.reference import hyper
 k = hyper.KNOBS["eps_placement"]
 hyper.KNOBS["eps_placement"] = replace(k, values=k.values + ("sideways",))
-for name in ("steps", "fast", "bound"):
+for name in ("steps", "bound", "fast"):
     sys.modules.pop(f"adamspec.reference.{name}", None)
     try:
         importlib.import_module(f"adamspec.reference.{name}")
@@ -121,7 +130,8 @@ for name in ("steps", "fast", "bound"):
         print(name, "imported")
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
-    assert out.stdout.split("\n")[:3] == [f"{n} ImportError True" for n in ("steps", "fast", "bound")], out
+    # the fast oracle imports: it hands the value it lacks to the exact reference
+    assert out.stdout.split("\n")[:3] == ["steps ImportError True", "bound ImportError True", "fast imported"], out
 
 
 def _one_step_inputs():
@@ -137,8 +147,8 @@ def test_a_call_with_a_value_a_module_forgot_fails(monkeypatch):
     theta, g, m, v, t_prev, h = _one_step_inputs()
     with pytest.raises(NotImplementedError, match="reference.steps does not implement eps_placement"):
         exact.step(State.from_floats(theta, m, v, t_prev), g, h, sideways)
-    with pytest.raises(NotImplementedError, match="fast does not implement eps_placement"):
-        fast_step(theta, g, m, v, t_prev, h, sideways)
+    with pytest.raises(NotImplementedError, match="reference.steps does not implement eps_placement"):
+        fast_step(theta, g, m, v, t_prev, h, sideways)  # handed to the exact reference, which refuses
     ex64 = {k: a.astype(np.float64) for k, a in (("theta", theta), ("m", m), ("v", v))}
     with pytest.raises(NotImplementedError, match="bound does not implement eps_placement"):
         step_bound(theta, g, m, v, t_prev, h, Arithmetic(compute="float64"), "float64", ex64, sideways)
@@ -159,12 +169,29 @@ def test_a_module_that_forgets_a_value_refuses_it(monkeypatch, where):
     ex64 = {k: a.astype(np.float64) for k, a in (("theta", theta), ("m", m), ("v", v))}
     calls = {
         "reference.steps": lambda: exact.step(State.from_floats(theta, m, v, t_prev), g, h, after),
-        "reference.fast": lambda: fast_step(theta, g, m, v, t_prev, h, after),
         "reference.bound": lambda: step_bound(theta, g, m, v, t_prev, h, Arithmetic(compute="float64"),
                                               "float64", ex64, after),
     }
     with pytest.raises(NotImplementedError, match="does not implement decay_order = 'after'"):
         calls[where]()
+
+
+def test_the_fast_oracle_hands_a_value_it_lacks_to_the_exact_reference(monkeypatch):
+    """Without double-double code for decay_order = "after", every element is exact.step's,
+    counted as fallback: the same value, never the canonical step in disguise."""
+    rng = np.random.default_rng(3)
+    theta, g, m, v = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal(5), rng.random(5)
+    h, after = Hyper(lr=0.1, weight_decay=0.5), Variant(decay_order="after")
+    with_code = fast_step(theta, g, m, v, 3, h, after)
+    monkeypatch.setattr(fast, "HANDLED", dict(fast.HANDLED, decay_order={"before"}))
+    handed = fast_step(theta, g, m, v, 3, h, after)
+    canonical = fast_step(theta, g, m, v, 3, h)
+    assert with_code.fallback == 0 and handed.fallback == theta.size
+    ref = exact.step(State.from_floats(theta, m, v, 3), g, h, after).as_float64()
+    for name in ("theta", "m", "v"):
+        assert np.array_equal(getattr(handed, name).to_float64(), ref[name])  # bitwise: both round the exact value
+        assert np.array_equal(getattr(with_code, name).to_float64(), ref[name])
+    assert not np.array_equal(canonical.theta.to_float64(), handed.theta.to_float64())
 
 
 def test_shared_scalars_are_the_ones_each_module_uses():
