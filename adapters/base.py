@@ -28,6 +28,10 @@ class Capabilities:
     devices: frozenset[str] = frozenset({"cpu"})
     scalars: str = "float64"  # format hyperparameters and derived scalars are held in
     powers: str = "pow"  # how β^t is formed: "pow" or "product"
+    # Where the moments' weight 1 − β₁ is held (DT-4): "scalars" like the other derived
+    # scalars, or "storage": cast to the moments' storage dtype before it multiplies g − m
+    # (torch's compiled foreach lerp, torch/_dynamo/polyfills foreach_lerp_inplace).
+    moment_weight: str = "scalars"
     amsgrad: bool = True
     maximize: bool = True
     groups: bool = True
@@ -35,6 +39,10 @@ class Capabilities:
     max_step: int | None = None  # largest step count held exactly (SPEC STATE-5)
     variant: Variant = CANONICAL  # the declared variant (SPEC VAR-1); every non-canonical knob is a departure
     notes: str = ""
+
+    def __post_init__(self):
+        if self.moment_weight not in ("scalars", "storage"):
+            raise ValueError(f"moment_weight must be 'scalars' or 'storage', got {self.moment_weight!r}")
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}

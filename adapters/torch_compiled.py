@@ -54,6 +54,15 @@ Capabilities, from torch 2.13's source (``torch/optim/adam.py``, ``optimizer.py`
   (``emulate_precision_casts`` is off by default: "when two low precision operators are fused
   together, Inductor will elide the downcast-upcast pairs").
 
+- the moments' weight, foreach step only: ``torch._foreach_lerp_(exp_avgs, grads, 1 − β₁)`` is traced
+  through dynamo's polyfill ``foreach_lerp_inplace`` (``torch/_dynamo/polyfills/__init__.py``), which
+  materialises a Python-number weight as a tensor of the moments' dtype (``torch.full_like(diff, w)``
+  for w < ½, ``torch.tensor(w, dtype=…)`` then ``1 − w`` for w ≥ ½): for bfloat16/float16 moments
+  1 − β₁ is rounded to that format (β₁ = 0.001: 0.999 becomes 1.0 in bfloat16). Declared as
+  ``moment_weight = "storage"`` (SPEC DT-4), so the bound counts that rounding; the plain-torch
+  reproductions are in tests/test_torch_compiled_deviations.py. The for-loop step's ``lerp_`` is
+  decomposed by inductor without the cast.
+
 inductor's FX graph cache is off for these adapters (see ``_configure``).
 """
 
@@ -291,6 +300,9 @@ class TorchCompiledAdapter(TorchOptimizerAdapter):
             compute=compute,
             devices=frozenset({device}),
             scalars="float32",  # β^t, 1 − β^t, the step size (and a tensor lr) are float32 tensors
+            # the foreach step (foreach=True; on CUDA every path) runs _foreach_lerp_ through dynamo's
+            # polyfill, which casts the weight 1 − β₁ to the moments' dtype (module docstring)
+            moment_weight="storage" if device == "cuda" or self.flags.get("foreach") else "scalars",
             max_step=2**24,  # the float32 step tensor counts exactly up to 2^24
             notes=f"torch.compile(opt.step) of torch.optim.{'AdamW' if family == 'adamw' else 'Adam'}"
             f"({', '.join([lr, *(f'{k}={v}' for k, v in self.flags.items())])}) on {device.upper()}; "

@@ -70,7 +70,8 @@ def _worst(arrays) -> float:
 
 def arithmetic_for(caps: Capabilities, storage: str) -> Arithmetic:
     """The arithmetic an adapter declares for a storage dtype (SPEC DT-2, DT-4)."""
-    return Arithmetic(compute=caps.compute[storage], scalars=caps.scalars, powers=caps.powers)
+    weight = storage if caps.moment_weight == "storage" else None
+    return Arithmetic(compute=caps.compute[storage], scalars=caps.scalars, powers=caps.powers, weight=weight)
 
 
 def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamState,

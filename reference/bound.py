@@ -33,7 +33,7 @@ from adamspec.reference.hyper import (
 # reference.hyper.KNOBS at import and at every call.
 HANDLED = {
     "decay_order": {"before", "after"},  # AW-1 / VAR-2
-    "decay_scale": {"lr", "independent", "scheduled"},  # the shared step_size and decay_scale_factor
+    "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # the shared step_size and decay_scale_factor
     "eps_placement": {"outside", "hat", "inside", "floor"},  # AD-5 / VAR-4
     "bias_correction": {True, False},  # AD-4 / VAR-5
     "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
@@ -57,15 +57,21 @@ class Arithmetic:
         paths that keep them in float32 tensors.
     powers: "pow" (β^t from one power function) or "product" (a running product of
         t factors, whose error grows with t).
+    weight: the format the moments' weight 1 − β₁ is cast to before it multiplies g′ − m,
+        where that is not the scalars format (torch's compiled foreach lerp: the moments'
+        storage dtype); None when it is held like the other derived scalars.
     """
 
     compute: FloatFormat
     scalars: FloatFormat = BINARY64
     powers: str = "pow"
+    weight: FloatFormat | None = None
 
     def __post_init__(self):
         object.__setattr__(self, "compute", float_format(self.compute))
         object.__setattr__(self, "scalars", float_format(self.scalars))
+        if self.weight is not None:
+            object.__setattr__(self, "weight", float_format(self.weight))
         if self.powers not in ("pow", "product"):
             raise ValueError(f"powers must be 'pow' or 'product', got {self.powers!r}")
 
@@ -180,6 +186,13 @@ def step_bound(
         m1 = b1 * m0 + c1 * gp
         e_m = (3 * u * (np.abs(m0) + c1 * np.abs(gp)) + rho_hold * b1 * np.abs(m0)
                + d_c1 * np.abs(gp) + c1 * e_gp + tiny(np.abs(m0), np.abs(gp)))
+        if arith.weight is not None:
+            # DT-4: the weight w = 1 − β₁ (already off by d_c1) cast to the weight format,
+            # relative u_w. Every lerp order forms m + w·(g′ − m) or g′ − (1 − w)·(g′ − m), whose
+            # exact value is (1 − w)·m + w·g′, so w's whole error meets |m| as well as |g′|
+            # (1 − w is exact in the weight format for w ≥ ½, so the second order adds nothing).
+            e_w = d_c1 + arith.weight.unit_roundoff * (c1 + d_c1)
+            e_m = e_m + (e_w - d_c1) * np.abs(gp) + e_w * np.abs(m0)
         # AD-3: v = β2·v + (1−β2)·g'². addcmul rounds value·g, ·g and the sum: 4 per term.
         g2 = gp * gp
         v1 = b2 * v0 + c2 * g2
@@ -268,7 +281,9 @@ def step_bound(
         if hyper.mode is Mode.ADAMW and lam != 0.0:
             scale = decay_scale_factor(hyper, variant)
             d = 1.0 - scale * lam
-            d_d = scale * lam * (2 * rho_hold + rho_der) + rho_der * abs(d)
+            # scale·λ: λ and each held factor of scale (α twice and α_max under "corrected") carry ρ_h
+            held = 4 if variant.decay_scale == "corrected" else 2
+            d_d = scale * lam * (held * rho_hold + rho_der) + rho_der * abs(d)
             n_round = 2  # θ·d then the subtraction (or θ − αλθ − step: 2 additions)
         else:
             d, d_d, n_round = 1.0, 0.0, 1

@@ -53,11 +53,12 @@ def one_step_cases(draw):
     return dtype, theta, g, m, v, vmax, t_prev, h
 
 
-def _check(dtype, theta, g, m, v, vmax, t_prev, h, computed, variant=CANONICAL):
+def _check(dtype, theta, g, m, v, vmax, t_prev, h, computed, variant=CANONICAL, arith=None):
     """Every stored output of ``computed`` lies within C·B of the exact value (of ``variant``)."""
     exact = step(State.from_floats(theta, m, v, t_prev, vmax=vmax), g, h, variant)
     ex64 = exact.as_float64()
-    b = step_bound(theta, g, m, v, t_prev, h, Arithmetic(compute=dtype), dtype, ex64, variant, vmax=vmax)
+    arith = Arithmetic(compute=dtype) if arith is None else arith
+    b = step_bound(theta, g, m, v, t_prev, h, arith, dtype, ex64, variant, vmax=vmax)
     worst = 0.0
     for name, got in zip(("theta", "m", "v", "vmax"), computed):
         if got is None:
@@ -87,7 +88,8 @@ def test_bound_admits_every_evaluation_order(order, case):
 def variants():
     """Any variant, every knob's values drawn from the table (reference.hyper.KNOBS)."""
     knobs = {name: st.sampled_from(knob.values) for name, knob in KNOBS.items()}
-    return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 3.0]), **knobs)
+    return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 3.0]),
+                     max_lr=st.sampled_from([1.0, 0.1, 1e-3]), **knobs)
 
 
 @given(case=one_step_cases(), variant=variants())
@@ -159,6 +161,69 @@ def test_bound_is_not_vacuous():
     out = numpy_step(theta, g, m, v, None, 100, h, "torch_forloop")
     worst = _check("float32", *(a.astype(np.float64) for a in (theta, g, m, v)), None, 100, h, out[:4])
     assert 0.1 < worst <= 1.0
+
+
+# --- the moments' weight held in the storage dtype (SPEC DT-4, NUM-3's m_t term) ---
+
+
+def _held_weight_step(theta, g, m, v, vmax, t_prev, h, storage, weight_off_ulps=0):
+    """torch's compiled foreach order for reduced-precision storage, in numpy: every operation in
+    float32, the lerp weight w = 1 − β₁ cast to the storage dtype (``weight_off_ulps`` storage
+    units further, to make a wrong one), the dual lerp formula of dynamo's polyfill, results
+    rounded to storage once."""
+    f32, st_dt = np.float32, float_format(storage).dtype
+    w = np.array(1 - h.beta1, dtype=st_dt)
+    for _ in range(weight_off_ulps):
+        w = np.nextafter(w, np.array(0, dtype=st_dt)) if w > 0.5 else np.nextafter(w, np.array(1, dtype=st_dt))
+    w = f32(w)
+    th, g, m, v = (np.asarray(a, dtype=f32) for a in (theta, g, m, v))
+    with np.errstate(all="ignore"):
+        g = -g if h.maximize else g
+        if h.mode == "adam_l2" and h.weight_decay:
+            g = g + f32(h.weight_decay) * th
+        if h.mode == "adamw":
+            th = th * f32(1 - h.lr * h.weight_decay)
+        m1 = g - (f32(1) - w) * (g - m) if w >= 0.5 else m + w * (g - m)
+        v1 = f32(h.beta2) * v + f32(1 - h.beta2) * g * g
+        vd = v1 if vmax is None else np.maximum(np.asarray(vmax, dtype=f32), v1)
+        t = t_prev + 1
+        den = np.sqrt(vd) / f32((1 - h.beta2**t) ** 0.5) + f32(h.eps)
+        th1 = th - f32(h.lr / (1 - h.beta1**t)) * (m1 / den)
+    stored = (th1, m1, v1, None if vmax is None else vd)
+    return tuple(None if a is None else np.asarray(a).astype(st_dt) for a in stored)
+
+
+@given(case=one_step_cases())
+def test_bound_admits_a_weight_held_in_the_storage_dtype(case):
+    """Declared (Arithmetic.weight = storage), the bound admits compiled foreach's order: the
+    rounding of 1 − β₁ to bfloat16 reaches both |m| and |g′| (the exact m is (1 − w)m + w·g′)."""
+    dtype, theta, g, m, v, vmax, t_prev, h = case
+    assume(dtype != "float64")
+    out = _held_weight_step(theta, g, m, v, vmax, t_prev, h, dtype)
+    _check(dtype, theta, g, m, v, vmax, t_prev, h, out, arith=Arithmetic(compute="float32", weight=dtype))
+
+
+def _weight_case(storage):
+    """β₁ = 0.001 with g = 0, m = −1: m is the weight's complement, so the weight's rounding is
+    all of m's error (torch's compiled foreach: m = 0 in bfloat16, −2⁻¹⁰ in float16)."""
+    h = Hyper(lr=1e-3, beta1=0.001, beta2=0.999, eps=1e-8, mode="adamw")
+    one = np.ones(3)
+    return one, 0 * one, -one, one, None, 5, h
+
+
+@pytest.mark.parametrize("storage", ["bfloat16", "float16"])
+def test_the_held_weight_needs_declaring_and_a_wrong_weight_still_fails(storage):
+    """Undeclared, the bound rejects the rounded weight (the finding the declaration records);
+    declared, it admits it, but a weight two storage units further off still fails."""
+    case = _weight_case(storage)
+    held = Arithmetic(compute="float32", weight=storage)
+    out = _held_weight_step(*case, storage)
+    _check(storage, *case, out, arith=held)
+    with pytest.raises(AssertionError):
+        _check(storage, *case, out, arith=Arithmetic(compute="float32"))
+    wrong = _held_weight_step(*case, storage, weight_off_ulps=2)
+    with pytest.raises(AssertionError):
+        _check(storage, *case, wrong, arith=held)
 
 
 # --- separation: the named variants fall outside the canonical bound where strategies look ---
