@@ -77,7 +77,7 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
     """The textbook order under a declared variant (SPEC VAR-2 to VAR-6), from the formulas there."""
     if order != "textbook":
         raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
-    known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled"),
+    known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled", "corrected"),
              "eps_placement": ("outside", "hat", "inside", "floor"), "bias_correction": (True, False),
              "amsgrad_over": ("v", "vhat")}
     for knob, values in known.items():
@@ -88,8 +88,9 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
     s = lambda x: dt(x)  # noqa: E731 - a scalar as the kernel holds it (rounded to dtype)
     eta = variant.schedule_multiplier
     lr = h.lr * eta if variant.decay_scale == "scheduled" else h.lr  # VAR-3: η·α·u
-    scale = {"lr": h.lr, "independent": 1.0, "scheduled": eta}[variant.decay_scale]
-    d = 1 - scale * h.weight_decay if h.mode is Mode.ADAMW else 1.0  # VAR-3: 1 − α·λ, 1 − λ, 1 − η·λ
+    scale = {"lr": h.lr, "independent": 1.0, "scheduled": eta, "corrected": h.lr * h.lr / variant.max_lr}
+    # VAR-3: 1 − α·λ, 1 − λ, 1 − η·λ, 1 − (α²/α_max)·λ
+    d = 1 - scale[variant.decay_scale] * h.weight_decay if h.mode is Mode.ADAMW else 1.0
     with np.errstate(all="ignore"):
         g = -grad if h.maximize else grad.copy()
         th = theta.copy()

@@ -9,8 +9,9 @@ is judged against what it stored: it fits when the stored step is within C·B of
 exact step. The identified variant is then checked on every knob's case together; if it does
 not fit all of them, no variant fits, and the closest candidate and what is off are reported.
 
-``decay_scale = "scheduled"`` (VAR-3) carries its own multiplier η, which one step cannot tell
-from α; it is not among the candidates.
+A knob value that carries its own parameter (``KNOB_PARAMETERS``) is not among the candidates:
+``decay_scale = "scheduled"`` (VAR-3) has a multiplier η that one step cannot tell from α, and
+``"corrected"`` an α_max that is the constructor's α, where it equals canonical.
 """
 
 from __future__ import annotations
@@ -24,14 +25,16 @@ from adamspec.adapters.base import Capabilities, GroupSpec, ParamState, Unsuppor
 from adamspec.conformance.judge import judge_step
 from adamspec.reference.fast import fast_step
 from adamspec.reference.floats import float_format
-from adamspec.reference.hyper import CANONICAL, KNOBS, Hyper, Mode, Variant
+from adamspec.reference.hyper import CANONICAL, KNOB_PARAMETERS, KNOBS, Hyper, Mode, Variant
 
 # The mode is judged like a knob (L2-1 against AW-1): coupled L2 sold as decoupled decay, or the
 # reverse, is the commonest "which Adam" confusion. Only with λ > 0 do the two differ.
 MODE = "mode"
 MODES = ("adam_l2", "adamw")
 MIN_SEPARATION = 8.0  # a case tells values apart when each misses the others by ≥ 8 bounds
-_NOT_IDENTIFIED = {"decay_scale": ("scheduled",)}  # see the module docstring
+_NOT_IDENTIFIED: dict[str, tuple] = {}  # knob -> values with a parameter (module docstring)
+for _knob, _value in KNOB_PARAMETERS.values():
+    _NOT_IDENTIFIED[_knob] = (*_NOT_IDENTIFIED.get(_knob, ()), _value)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ class HyperparameterError(ValueError):
 # a value added here and forgotten in one of them fails that import, naming the module.
 
 DecayOrder = Literal["before", "after"]  # VAR-2
-DecayScale = Literal["lr", "independent", "scheduled"]  # VAR-3
+DecayScale = Literal["lr", "independent", "scheduled", "corrected"]  # VAR-3
 EpsPlacement = Literal["outside", "hat", "inside", "floor"]  # VAR-4
 BiasCorrection = Literal[True, False]  # VAR-5
 AmsgradOver = Literal["v", "vhat"]  # VAR-6
@@ -58,7 +58,7 @@ KNOBS: dict[str, Knob] = {
     "decay_order": Knob(get_args(DecayOrder), "before", "VAR-2",
                         "decoupled decay before the update (AW-1) or after it"),
     "decay_scale": Knob(get_args(DecayScale), "lr", "VAR-3",
-                        "decoupled decay scaled by α·λ (AW-4), by λ, or by η·λ with the step η·α·u"),
+                        "decoupled decay scaled by α·λ (AW-4), by λ, by η·λ with the step η·α·u, or by (α²/α_max)·λ"),
     "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
                           "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), or max(√v̂, ε)"),
     "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
@@ -70,6 +70,7 @@ KNOBS: dict[str, Knob] = {
 # Parameters of a knob value (not knobs themselves): name -> the knob and value that use it.
 KNOB_PARAMETERS: dict[str, tuple[str, object]] = {
     "schedule_multiplier": ("decay_scale", "scheduled"),  # VAR-3: η_t
+    "max_lr": ("decay_scale", "corrected"),  # VAR-3: α_max
 }
 
 
@@ -84,6 +85,7 @@ class Variant:
     decay_order: DecayOrder = "before"
     decay_scale: DecayScale = "lr"
     schedule_multiplier: float = 1.0  # VAR-3: η for "scheduled"; it also scales α·u
+    max_lr: float = 1.0  # VAR-3: α_max for "corrected", the decay scale is α²/α_max
     eps_placement: EpsPlacement = "outside"
     bias_correction: BiasCorrection = True
     amsgrad_over: AmsgradOver = "v"
@@ -96,6 +98,9 @@ class Variant:
         eta = self.schedule_multiplier
         if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
             raise ValueError(f"Variant.schedule_multiplier must be finite and >= 0, got {eta!r}")
+        a_max = self.max_lr
+        if not (isinstance(a_max, (int, float)) and math.isfinite(a_max) and a_max > 0):
+            raise ValueError(f"Variant.max_lr must be finite and > 0, got {a_max!r}")
 
     def departures(self) -> dict[str, object]:
         """The knobs (and knob parameters) that differ from canonical, for reports (SPEC VAR-1)."""
@@ -221,13 +226,15 @@ class Hyper:
 
 
 def decay_scale_factor(h: Hyper, variant: Variant, num=float):
-    """VAR-3 / AW-4: what λ is multiplied by in the decoupled factor 1 − scale·λ: α, 1 or η."""
+    """VAR-3 / AW-4: what λ is multiplied by in the decoupled factor 1 − scale·λ: α, 1, η or α²/α_max."""
     if variant.decay_scale == "lr":
         return num(h.lr)
     if variant.decay_scale == "independent":
         return num(1)
     if variant.decay_scale == "scheduled":
         return num(variant.schedule_multiplier)
+    if variant.decay_scale == "corrected":
+        return num(h.lr) * num(h.lr) / num(variant.max_lr)
     raise NotImplementedError(f"decay_scale = {variant.decay_scale!r}")
 
 

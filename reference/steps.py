@@ -17,7 +17,7 @@ ONE = mpmath.mpf(1)
 # reference.hyper.KNOBS below, and at every exact.step call).
 HANDLED = {
     "decay_order": {"before", "after"},  # apply_update
-    "decay_scale": {"lr", "independent", "scheduled"},  # decay_factor, learning_rate (shared scalars)
+    "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # decay_factor, learning_rate (shared scalars)
     "eps_placement": {"outside", "hat", "inside", "floor"},  # normalised_update
     "bias_correction": {True, False},  # bias_corrections
     "amsgrad_over": {"v", "vhat"},  # amsgrad_max

@@ -106,14 +106,19 @@ def test_without_its_needs_the_closed_form_fails_a_correct_variant(monkeypatch, 
     assert clause in {f.clause for f in v.failures}
 
 
-def test_a_declared_eps_floor_conforms_and_undeclared_does_not():
-    """VAR-4 floor (2026.12.5), added through CONTRIBUTING's knob recipe: the numpy implementation
-    of max(√v̂, ε), declared, passes the step clauses; declared canonical it fails them."""
-    floor = Variant(eps_placement="floor")
-    declared = run(NumpyAdapter("adamw", variant=floor), "ci", seed=0, clauses=["AD-1", "AD-5", "AD-7"],
-                   deviations=[])
+@pytest.mark.parametrize("variant, clauses", [
+    (Variant(eps_placement="floor"), ["AD-1", "AD-5", "AD-7"]),
+    (Variant(decay_scale="corrected", max_lr=0.5), ["AD-1", "AD-11", "AW-4"]),
+], ids=["floor", "corrected"])
+def test_a_value_added_by_the_recipe_conforms_declared_and_fails_undeclared(variant, clauses):
+    """Values added through CONTRIBUTING's knob recipe: VAR-4 floor (2026.12.5, max(√v̂, ε)) and
+    VAR-3 corrected (2026.12.6, θ·(1 − (α²/α_max)·λ), three files and the spec: no fast-oracle
+    code). The numpy implementation, declared, passes the step clauses; declared canonical it
+    fails AD-1."""
+    declared = run(NumpyAdapter("adamw", variant=variant), "ci", seed=0, clauses=clauses, deviations=[])
     assert declared.verdict == "conformant", [(v.property, [f.message for f in v.failures])
                                               for v in declared.verdicts if v.verdict != "pass"]
-    adapter = NumpyAdapter("adamw", variant=floor)
-    adapter.capabilities = replace(adapter.capabilities, variant=CANONICAL, name="numpy.adamw[undeclared floor]")
+    assert all(v.verdict == "pass" for v in declared.verdicts if v.property in ("first_step", "lr_zero"))
+    adapter = NumpyAdapter("adamw", variant=variant)
+    adapter.capabilities = replace(adapter.capabilities, variant=CANONICAL, name="numpy.adamw[undeclared]")
     assert run(adapter, "ci", seed=0, clauses=["AD-1"], deviations=[]).verdict == "non-conformant"

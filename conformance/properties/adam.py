@@ -30,8 +30,9 @@ def _first_steps(draw, caps):
       strategy=_first_steps,
       # |Δθ| ≤ α needs m̂₁ = g and v̂₁ = g² (VAR-5 off gives (1 − β₁)/√(1 − β₂) times more) and a
       # step size of α (VAR-3 "scheduled" makes it η·α); λ = 0 here, so an unscaled decay is moot.
-      # ε placement keeps it: hat and inside only make the denominator ≥ |g|.
-      needs=canonical_for("bias_correction", "decay_scale", decay_scale=["independent"]))
+      # ε placement keeps it: hat and inside only make the denominator ≥ |g|. "corrected" changes
+      # only the decay, and steps by α.
+      needs=canonical_for("bias_correction", "decay_scale", decay_scale=["independent", "corrected"]))
 def first_step(adapter, case, collector):
     trace = execute(adapter, case)
     (j,) = judge_trace(adapter, case, trace, collector, "−α·g/(|g| + ε)", theta_clause="AD-7")

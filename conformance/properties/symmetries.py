@@ -92,8 +92,8 @@ def sign_symmetry(adapter, case, collector):
 @prop("lr_zero", ["AD-11"], "lr = 0 leaves θ unchanged while the state advances",
       strategy=lambda caps: S.single_step_cases(caps, lr=0.0),
       # α = 0 stops θ only where the decay is scaled by α: VAR-3 "independent" decays by λ and
-      # "scheduled" by η·λ, both independent of α.
-      needs=canonical_for("decay_scale"))
+      # "scheduled" by η·λ, both independent of α; "corrected" by (α²/α_max)·λ, 0 at α = 0.
+      needs=canonical_for("decay_scale", decay_scale=["corrected"]))
 def lr_zero(adapter, case, collector):
     trace = execute(adapter, case)
     before, after = trace.snapshots[0][0], trace.snapshots[1][0]
