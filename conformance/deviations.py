@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from adamspec.conformance.results import Counterexample, PropertyVerdict
+import numpy as np
+
+from adamspec.conformance.results import Counterexample, InputKind, PropertyVerdict
 
 _KEYS = {"adapter", "clause", "reason", "property", "row", "storage", "zero_dim", "layout", "lr_zero"}
 
@@ -53,10 +55,21 @@ class Deviation:
                 and (not self.lr_zero or cx.hyper.get("lr") == 0.0))
 
     def may_apply(self, adapter: str, v: PropertyVerdict) -> bool:
-        """Whether the property would have shown this deviation: it checks the clause and its
-        search ran to the end (a failure ends a search early, so it cannot vouch for absence)."""
+        """Whether the property would have shown this deviation: it checks the clause, its
+        search ran to the end (a failure ends a search early, so it cannot vouch for absence),
+        and, for an entry keyed by inputs, some example held such an input (a run restricted
+        to float32, or to clauses that never draw a 0-d parameter, says nothing of it)."""
         return (fnmatch.fnmatchcase(adapter, self.adapter) and v.verdict == "pass"
-                and self.property in ("", v.property) and (self.clause == "*" or self.clause in v.clauses))
+                and self.property in ("", v.property) and (self.clause == "*" or self.clause in v.clauses)
+                and (not self.keyed_by_input() or any(self.fits(k) for k in v.inputs)))
+
+    def keyed_by_input(self) -> bool:
+        return bool(self.storage or self.zero_dim or self.layout or self.lr_zero)
+
+    def fits(self, k: InputKind) -> bool:
+        """Whether an input of this kind meets the entry's input conditions."""
+        return (self.storage in ("", k.storage) and (not self.zero_dim or k.zero_dim)
+                and self.layout in ("", k.layout) and (not self.lr_zero or k.lr_zero))
 
     def label(self) -> str:
         conditions = [c for c in (self.row, "0-d" if self.zero_dim else "", self.layout, self.storage,
@@ -106,6 +119,14 @@ def load(path: str | Path) -> list[Deviation]:
 def builtin() -> list[Deviation]:
     text = resources.files(__package__).joinpath("known_deviations.toml").read_text(encoding="utf-8")
     return parse(text, "known_deviations.toml")
+
+
+def input_kinds(case) -> set[InputKind]:
+    """The kinds of input one example holds, per parameter (what ``may_apply`` looks for)."""
+    if case is None or not case.params:
+        return set()
+    lr_zero = any(h.lr == 0.0 for k in range(max(1, len(case.grads))) for h in case.hypers_at(k))
+    return {InputKind(case.dtype, np.ndim(p.init) == 0, p.layout, lr_zero) for p in case.params}
 
 
 def excusing(deviations: Iterable[Deviation], adapter: str, prop: str, cx: Counterexample) -> Deviation | None:

@@ -53,6 +53,16 @@ class Excused:
     counterexample: Counterexample
 
 
+@dataclass(frozen=True)
+class InputKind:
+    """What a known-deviation entry's input conditions look at, for one parameter of one example."""
+
+    storage: str
+    zero_dim: bool
+    layout: str
+    lr_zero: bool  # some step of the example was taken at lr = 0
+
+
 @dataclass
 class PropertyVerdict:
     property: str  # the property's name (a test id)
@@ -71,6 +81,9 @@ class PropertyVerdict:
     failures: list[Counterexample] = field(default_factory=list)
     # Known deviations seen, each found and shrunk on its own; the search went on past them.
     excused: list[Excused] = field(default_factory=list)
+    # The kinds of input the examples held, one InputKind per (storage, 0-d, layout, lr = 0)
+    # met: an input-keyed entry is stale only where its input was checked (deviations.stale).
+    inputs: set = field(default_factory=set)
 
     @property
     def counterexample(self) -> Counterexample | None:

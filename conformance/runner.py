@@ -130,6 +130,7 @@ def run_property(prop: Property, adapter: Adapter, profile: str = "ci", seed: in
     c = search.collector
     verdict.examples, verdict.max_bound_fraction, verdict.max_ulp, verdict.exempt_elements = (
         c.examples, c.max_fraction, c.max_ulp, c.exempt)
+    verdict.inputs = search.inputs
     return verdict
 
 
@@ -153,6 +154,7 @@ class _Search:
         self.first_seen: dict[Deviation, Violation] = {}
         self.collector = Collector(excuse=self._excuse)
         self.hung: list[str] = []
+        self.inputs: set = set()  # the kinds of input checked (PropertyVerdict.inputs)
 
     def _report(self, v: Violation, claim) -> Counterexample:
         return _counterexample(self.prop, self.name, v, claim, replay_dir=self.replay_dir)
@@ -171,6 +173,7 @@ class _Search:
     def _run_one(self, case) -> None:
         """The check on one case; failures go through the collector, exceptions become errors."""
         self.collector.examples += 1
+        self.inputs |= _deviations.input_kinds(case)
         try:
             _bounded(lambda: self.prop.check(self.adapter, case, self.collector), self.timeout, self.hung)
         except (NotApplicable, UnsupportedCase, ExampleTimeout):

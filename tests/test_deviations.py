@@ -120,6 +120,35 @@ def test_stale_needs_a_property_that_checks_the_clause_to_pass():
     assert dev.stale([d], "torch.adamw.fused", [passed]) == []  # another adapter
 
 
+def test_an_input_keyed_entry_is_stale_only_where_its_input_was_checked():
+    """A property that never held a 0-d float64 parameter (a run restricted to float32, or to a
+    clause whose strategy draws none) cannot vouch for that entry's absence."""
+    (d,) = dev.parse(T.ZERO_DIM_ENTRY)
+    from adamspec.conformance.results import InputKind
+
+    def passed(*kinds):
+        return PropertyVerdict("agreement_one_step", "AD-1", ("AD-1",), "t", inputs=set(kinds))
+
+    f32, f64_0d = InputKind("float32", True, "contiguous", False), InputKind("float64", True, "contiguous", False)
+    f64_1d = InputKind("float64", False, "contiguous", False)
+    assert dev.stale([d], "two.defects", [passed(f32, f64_1d)]) == []
+    assert len(dev.stale([d], "two.defects", [passed(f32, f64_0d)])) == 1
+
+
+STORAGE_ENTRY = '[[deviation]]\nadapter = "numpy.*"\nclause = "*"\nstorage = "bfloat16"\nreason = "never"\n'
+
+
+@pytest.mark.parametrize("dtypes, stale", [(["float32"], False), (["bfloat16"], True)])
+def test_a_storage_entry_under_a_dtype_selection(tmp_path, dtypes, stale):
+    """Through the CLI: the entry is stale when bfloat16 was run and nothing failed, and says
+    nothing (no warning) when the run never drew bfloat16."""
+    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", "numpy.adamw", "--clause", "AW-3",
+                           "--dtypes", *dtypes, "--deviations", _entry_file(tmp_path, STORAGE_ENTRY), "-q"],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert ("excused nothing" in proc.stderr) == stale, proc.stderr[-2000:]
+
+
 # -- the three entry kinds against two defects, through the three front ends -----------------
 
 
