@@ -137,8 +137,21 @@ def summary_line(result: RunResult) -> str:
     deviations excused; in 12.3 s``."""
     c = result.counts()
     excused = f"; {c['excused']} known deviation{'s' if c['excused'] != 1 else ''} excused" if c["excused"] else ""
-    return (f"{result.adapter}: {result.verdict} — {c['pass']} pass, {c['fail']} fail, "
+    verdict = result.verdict
+    if variant_text(result) and verdict != "error":  # VAR-1: judged against the declared variant
+        verdict += f" to variant {{{variant_text(result)}}} (departs from canonical in {variant_clauses(result)})"
+    return (f"{result.adapter}: {verdict} — {c['pass']} pass, {c['fail']} fail, "
             f"{c['not-applicable']} not applicable, {c['error']} error{excused}; in {total_seconds(result):.1f} s")
+
+
+def variant_clauses(result: RunResult) -> str:
+    """The VAR clauses of the declared variant's departures, ``VAR-3, VAR-4``."""
+    from adamspec.reference.hyper import KNOB_PARAMETERS, KNOBS
+
+    variant = result.capabilities.get("variant", "canonical")
+    departed = variant if isinstance(variant, dict) else {}
+    knobs = [KNOB_PARAMETERS[k][0] if k in KNOB_PARAMETERS else k for k in departed]
+    return ", ".join(sorted({KNOBS[k].clause for k in knobs if k in KNOBS}))
 
 
 def variant_text(result: RunResult) -> str:

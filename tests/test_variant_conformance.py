@@ -11,7 +11,7 @@ from dataclasses import replace
 import pytest
 
 from adamspec.adapters.numpy_impl import NumpyAdapter
-from adamspec.conformance import registry
+from adamspec.conformance import registry, report_text
 from adamspec.conformance.report_json import to_dict
 from adamspec.conformance.report_junit import to_junit
 from adamspec.conformance.report_markdown import to_markdown
@@ -42,6 +42,9 @@ def test_declared_eps_hat_conforms(family):
     assert "variant `eps_placement=hat`" in to_markdown(result)
     assert "variant eps_placement=hat" in str(verdict_table(result).title)
     assert '<property name="variant" value="eps_placement=hat"' in to_junit(result)
+    heading = "conformant to variant {eps_placement=hat} (departs from canonical in VAR-4)"
+    assert report_text.summary_line(result).startswith(f"{result.adapter}: {heading} — ")
+    assert heading in to_markdown(result)
 
 
 def test_the_same_eps_hat_declared_canonical_fails():
