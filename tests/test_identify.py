@@ -70,6 +70,7 @@ def test_torch_is_canonical():
     ("decay_not_scaled_by_lr", Variant(decay_scale="independent")),
     ("amsgrad_over_vhat", Variant(amsgrad_over="vhat")),
     ("no_bias_correction", Variant(bias_correction=False)),
+    ("eps_floor", Variant(eps_placement="floor")),
 ])
 def test_zoo_members_that_are_variants_are_named(name, variant):
     assert identify(adapter(ZOO[name])).variant == variant
@@ -131,6 +132,7 @@ def test_a_failing_run_names_the_nearest_variant(name, hint):
     ("decay_after_update", ["decay_order=after"]),
     ("decay_not_scaled_by_lr", ["decay_scale=independent"]),
     ("amsgrad_over_vhat", ["amsgrad_over=vhat"]),
+    ("eps_floor", ["eps_placement=floor"]),
 ])
 def test_a_variant_member_declared_as_its_variant_conforms(name, pairs):
     """Judged against the variant it computes (--variant), a zoo variant passes the clauses that

@@ -23,6 +23,7 @@ from adamspec.selftest.zoo.mutants import (
     BiasCorrectionFirstMomentOnly,
     BiasCorrectionSecondMomentOnly,
     CachesLrAtFirstStep,
+    CorrectedDecay,
     CoupledL2AsAdamW,
     DecayAfterUpdate,
     DecayNotScaledByLr,
@@ -30,6 +31,7 @@ from adamspec.selftest.zoo.mutants import (
     DecaysParamsWithoutGrad,
     DecoupledAsAdamL2,
     DenominatorFloor,
+    EpsFloor,
     EpsHat,
     EpsInsideRoot,
     EpsOverSqrtBc2,
@@ -114,6 +116,12 @@ MUTANTS: list[Mutant] = [
            "tensorflow/addons #2282 (DecoupledWeightDecayExtension subtracts wd·θ, not lr·wd·θ); "
            "pytorch/pytorch #38853 (the paper's η_t·λ form)",
            _w1([1.0], [0.0], lr=0.01, weight_decay=0.1)),
+    Mutant("corrected_decay", CorrectedDecay, "adamw", ("GRP-4",),
+           "decoupled decay θ·(1 − (α²/α_max)·λ), α_max the lr the group was built with: canonical "
+           "until a schedule lowers α, then decaying by α/α_max less",
+           "huggingface/pytorch-image-models corrected_weight_decay (timm's AdamW, lr**2 / max_lr); "
+           "SPEC VAR-3 corrected",
+           {**_w1([1.0], [0.0], steps=2, lr=0.1, weight_decay=0.5), "lr_at": [0.1, 0.01]}),
     Mutant("decay_scaled_by_bias_corrected_lr", DecayScaledByBiasCorrectedLr, "adamw",
            ("AW-4", "AW-1", "AW-3"),
            "decay scaled by the bias-corrected step size α/(1 − β1^t) instead of α",
@@ -151,6 +159,11 @@ MUTANTS: list[Mutant] = [
     Mutant("eps_squared_inside_root", EpsSquaredInsideRoot, "adamw", ("AD-5", "AD-7", "VAR-4"),
            "√(v̂ + ε²) in place of √v̂ + ε (the 'ε² inside' variant of the root placement)",
            "sail-sg/Adan #8 (ε inside the root in the paper, outside in the code); SPEC VAR-4",
+           _w1([0.0], [1e-8], lr=0.1, eps=1e-8)),
+    Mutant("eps_floor", EpsFloor, "adamw", ("AD-5", "AD-7", "VAR-4"),
+           "ε as a floor on the root, m̂/max(√v̂, ε), in place of √v̂ + ε",
+           "SPEC VAR-4 floor (the floor form discussed as an alternative to torch's √v̂ + ε; "
+           "no shipped implementation located)",
            _w1([0.0], [1e-8], lr=0.1, eps=1e-8)),
     Mutant("denominator_floor", DenominatorFloor, "adam", ("AD-5", "AD-9", "AD-7"),
            "a hidden floor on √v̂ (clamp to 1e-12) to avoid division by ~0",

@@ -23,6 +23,22 @@ class DecayNotScaledByLr(ReferenceAdamW):
         p.mul_(1.0 - h.wd)
 
 
+class CorrectedDecay(ReferenceAdamW):
+    """timm's corrected_weight_decay, undeclared: θ·(1 − (α²/α_max)·λ) (SPEC VAR-3 corrected). timm
+    snapshots α_max from the constructor's lr; here it is the largest lr the group has stepped
+    with, kept in the group (so state_dict carries it), which is the same for a decaying schedule
+    and also serves a warm-up from 0. It equals canonical until a schedule lowers α."""
+
+    def _hyper(self, gi, group):
+        group["max_lr"] = max(float(group.get("max_lr", 0.0)), float(group["lr"]))
+        self._max_lr = group["max_lr"]
+        return super()._hyper(gi, group)
+
+    def _decay(self, p, h, t):
+        scale = h.lr * h.lr / self._max_lr if self._max_lr > 0 else 0.0
+        p.mul_(1.0 - scale * h.wd)
+
+
 class DecayScaledByBiasCorrectedLr(ReferenceAdamW):
     def _decay(self, p, h, t):
         p.mul_(1.0 - h.lr / (1.0 - h.beta1**t) * h.wd)  # the step size α/(1 − β1^t) reused
@@ -72,6 +88,13 @@ class EpsInsideRoot(ReferenceAdam):
 class EpsSquaredInsideRoot(ReferenceAdamW):
     def _denom(self, vv, bc2, h):
         return (vv / bc2).add_(h.eps * h.eps).sqrt_()
+
+
+class EpsFloor(ReferenceAdamW):
+    """ε as a floor on the root, max(√v̂, ε) (SPEC VAR-4 floor), computed and not declared."""
+
+    def _denom(self, vv, bc2, h):
+        return torch.clamp(vv.sqrt() / math.sqrt(bc2), min=h.eps)  # clamp propagates NaN
 
 
 class DenominatorFloor(ReferenceAdam):
