@@ -78,7 +78,7 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
     if order != "textbook":
         raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
     known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled", "corrected"),
-             "eps_placement": ("outside", "hat", "inside", "floor"), "bias_correction": (True, False),
+             "eps_placement": ("outside", "hat", "inside", "floor"), "bias_correction": (True, False, "m"),
              "amsgrad_over": ("v", "vhat")}
     for knob, values in known.items():
         if getattr(variant, knob) not in values:
@@ -100,8 +100,10 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
             th = th * s(d)
         m1 = s(h.beta1) * m + s(1 - h.beta1) * g
         v1 = s(h.beta2) * v + (s(1 - h.beta2) * g) * g
-        if variant.bias_correction:  # VAR-5
+        if variant.bias_correction is True:  # VAR-5
             bc1, bc2 = 1 - h.beta1**t, 1 - h.beta2**t
+        elif variant.bias_correction == "m":  # m̂ = m/(1 − β1^t), v̂ = v
+            bc1, bc2 = 1 - h.beta1**t, 1.0
         else:
             bc1 = bc2 = 1.0
         vd, corrected, vmax1 = v1, False, None

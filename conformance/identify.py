@@ -134,7 +134,8 @@ def _grid(caps: Capabilities, mode: str, knob: str):
             continue
         if t_prev == 0 and (amsgrad or vscale != 0.25):
             continue
-        h = Hyper(lr=lr, beta1=0.9, beta2=b2, eps=eps, weight_decay=wd, mode=mode, amsgrad=amsgrad)
+        # β₁ = 0.8 differs from every β₂ of the grid, so no designed case hides β₁ and β₂ swapped
+        h = Hyper(lr=lr, beta1=0.8, beta2=b2, eps=eps, weight_decay=wd, mode=mode, amsgrad=amsgrad)
         if t_prev == 0:
             yield h, theta, None, None, None, 0, g
         else:

@@ -35,7 +35,7 @@ HANDLED = {
     "decay_order": {"before", "after"},  # AW-1 / VAR-2
     "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # the shared step_size and decay_scale_factor
     "eps_placement": {"outside", "hat", "inside", "floor"},  # AD-5 / VAR-4
-    "bias_correction": {True, False},  # AD-4 / VAR-5
+    "bias_correction": {True, False, "m"},  # AD-4 / VAR-5
     "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
 }
 check_handled(__name__, HANDLED)
@@ -167,8 +167,8 @@ def step_bound(
         c1, c2 = 1.0 - b1, 1.0 - b2
         d_c1 = rho_hold * b1 + rho_der * c1
         d_c2 = rho_hold * b2 + rho_der * c2
-        if variant.bias_correction:
-            p1, p2 = b1**t, b2**t
+        if variant.bias_correction is not False:  # True, or "m": then v̂ = v (bc2 = 1, exact)
+            p1, p2 = b1**t, (b2**t if variant.bias_correction is True else 0.0)
             # β^t lives in the scalars format: β held with relative error ρ makes it off
             # by t·ρ relative, pow adds ~2 roundings, a running product one per factor.
             # 1 − β^t then amplifies that absolute error by β^t/(1 − β^t) (large at small
@@ -176,7 +176,7 @@ def step_bound(
             rho_pow = t * rho_hold + (t if arith.powers == "product" else 2) * us
             bc1, bc2 = 1.0 - p1, 1.0 - p2
             rel_bc1 = p1 * rho_pow / bc1 + rho_der
-            rel_bc2 = p2 * rho_pow / bc2 + rho_der
+            rel_bc2 = p2 * rho_pow / bc2 + (rho_der if variant.bias_correction is True else 0.0)
         else:
             bc1 = bc2 = 1.0
             rel_bc1 = rel_bc2 = 0.0

@@ -36,7 +36,7 @@ class HyperparameterError(ValueError):
 DecayOrder = Literal["before", "after"]  # VAR-2
 DecayScale = Literal["lr", "independent", "scheduled", "corrected"]  # VAR-3
 EpsPlacement = Literal["outside", "hat", "inside", "floor"]  # VAR-4
-BiasCorrection = Literal[True, False]  # VAR-5
+BiasCorrection = Literal[True, False, "m"]  # VAR-5
 AmsgradOver = Literal["v", "vhat"]  # VAR-6
 
 
@@ -62,7 +62,7 @@ KNOBS: dict[str, Knob] = {
     "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
                           "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), or max(√v̂, ε)"),
     "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
-                            "m̂, v̂ corrected by 1 − β^t (AD-4), or not at all"),
+                            "m̂, v̂ corrected by 1 − β^t (AD-4), not at all, or m only"),
     "amsgrad_over": Knob(get_args(AmsgradOver), "v", "VAR-6",
                          "the AMSGrad maximum over the raw v (AMS-1) or over v̂"),
 }
@@ -93,7 +93,8 @@ class Variant:
     def __post_init__(self):
         for name, knob in KNOBS.items():
             value = getattr(self, name)
-            if value not in knob.values or type(value) is not type(knob.canonical):
+            # by value and type: 0 == False, but 0 is not a value of bias_correction
+            if not any(value == x and type(value) is type(x) for x in knob.values):
                 raise ValueError(f"Variant.{name} ({knob.clause}) must be one of {knob.values}, got {value!r}")
         eta = self.schedule_multiplier
         if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):

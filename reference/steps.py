@@ -19,7 +19,7 @@ HANDLED = {
     "decay_order": {"before", "after"},  # apply_update
     "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # decay_factor, learning_rate (shared scalars)
     "eps_placement": {"outside", "hat", "inside", "floor"},  # normalised_update
-    "bias_correction": {True, False},  # bias_corrections
+    "bias_correction": {True, False, "m"},  # bias_corrections
     "amsgrad_over": {"v", "vhat"},  # amsgrad_max
 }
 check_handled(__name__, HANDLED)
@@ -75,11 +75,17 @@ def second_moment(v, g, h: Hyper):
 
 
 def bias_corrections(t: int, h: Hyper, variant: Variant):
-    """AD-4: (1 − β1^t, 1 − β2^t) with β^t the exact power at the integer t; VAR-5 off → (1, 1)."""
-    if not variant.bias_correction:
+    """AD-4: (1 − β1^t, 1 − β2^t) with β^t the exact power at the integer t; VAR-5 false → (1, 1),
+    "m" → (1 − β1^t, 1)."""
+    if variant.bias_correction is False:
         return ONE, ONE
     # mpmath's integer power is exact to working precision for any t (binary powering).
-    return ONE - mpmath.mpf(h.beta1) ** t, ONE - mpmath.mpf(h.beta2) ** t
+    bc1 = ONE - mpmath.mpf(h.beta1) ** t
+    if variant.bias_correction == "m":
+        return bc1, ONE
+    if variant.bias_correction is not True:
+        raise NotImplementedError(f"bias_correction = {variant.bias_correction!r}")
+    return bc1, ONE - mpmath.mpf(h.beta2) ** t
 
 
 def amsgrad_max(vmax, v, bc2, variant: Variant):

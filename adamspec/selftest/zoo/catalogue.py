@@ -184,10 +184,10 @@ MUTANTS: list[Mutant] = [
            "Oneflow-Inc/oneflow PR #5960 review (a train step counted from 0 in one path and from 1 "
            "in another, '+1' inside the kernel)",
            _w1([0.0], [1.0], lr=0.1)),
-    Mutant("bias_correction_m_only", BiasCorrectionFirstMomentOnly, "adam", ("AD-4", "AD-7"),
-           "only the first moment is bias-corrected",
+    Mutant("bias_correction_m_only", BiasCorrectionFirstMomentOnly, "adam", ("AD-4", "AD-7", "VAR-5"),
+           "only the first moment is bias-corrected (VAR-5 m, undeclared)",
            "google-deepmind/optax PR #1423 (a separate bias_correction_v switch for AMSGrad); "
-           "SPEC AD-4",
+           "SPEC AD-4, VAR-5",
            _w1([0.0], [1.0], lr=0.1)),
     Mutant("bias_correction_v_only", BiasCorrectionSecondMomentOnly, "adamw", ("AD-4", "AD-7"),
            "only the second moment is bias-corrected",
