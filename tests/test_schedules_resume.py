@@ -159,3 +159,39 @@ def test_the_compiled_step_resumes_bitwise_in_every_mode(mode):
     resumed = execute(adapter, replace(case, resume_at=1))
     a, b = straight.snapshots[-1][0], resumed.snapshots[-1][0]
     assert a.step == b.step == 2 and np.array_equal(a.theta, b.theta) and np.array_equal(a.v, b.v)
+
+
+def _restored_instance_writes_into_grad():
+    """A wrong optimizer whose instances restored from a checkpoint double p.grad after each step:
+    only a mutation check after the resumption can see it."""
+    from adamspec.selftest.zoo.reference_adam import ReferenceAdamW
+
+    class WritesGradAfterLoad(ReferenceAdamW):
+        def load_state_dict(self, state_dict):
+            super().load_state_dict(state_dict)
+            self._restored = True
+
+        def step(self, closure=None):
+            loss = super().step(closure)
+            if getattr(self, "_restored", False):
+                for group in self.param_groups:
+                    for p in group["params"]:
+                        if p.grad is not None:
+                            p.grad.mul_(2.0)
+            return loss
+
+    return WritesGradAfterLoad
+
+
+def test_mutation_checks_still_apply_after_resuming():
+    """STATE-6 with MUT-1: the restored instance's steps leave the gradient as given. The
+    uninterrupted gradient_untouched passes this optimizer; resume rejects it under MUT-1."""
+    pytest.importorskip("torch")
+    from adamspec.adapters.torch_optim import TorchClassAdapter
+    from adamspec.conformance.runner import run_property
+
+    adapter = TorchClassAdapter(_restored_instance_writes_into_grad(), "adamw", name="writes_grad_after_load")
+    assert run_property(registry.PROPERTIES["gradient_untouched"], adapter, "ci", seed=0).verdict == "pass"
+    v = run_property(registry.PROPERTIES["resume"], adapter, "ci", seed=0)
+    assert v.verdict == "fail" and v.failures[0].clause == "MUT-1", [f.message for f in v.failures]
+    assert "resumed after step" in v.failures[0].message

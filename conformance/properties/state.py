@@ -75,6 +75,22 @@ def maximize_negates(adapter, case, collector):
                                      case, 0, None, clause="MAX-2"))
 
 
+def _inputs_after_resume(case, trace, collector):
+    """MUT-1 and MUT-2 hold for the restored instance too: its steps leave the gradient as given
+    and update the (fresh) parameters in place, where the session can tell."""
+    for k in range(case.resume_at, len(case.grads)):
+        if trace.grads_after is not None:
+            for i, (g, held) in enumerate(zip(case.grads[k], trace.grads_after[k])):
+                if g is not None and not same_bits(g, held):
+                    collector.fail(Violation(f"resumed after step {case.resume_at}: parameter {i}'s gradient "
+                                             f"changed during step {k + 1}", case, i, None, clause="MUT-1"))
+        if trace.in_place is not None:
+            for i, ok in enumerate(trace.in_place[k]):
+                if not ok:
+                    collector.fail(Violation(f"resumed after step {case.resume_at}: parameter {i} was replaced, "
+                                             f"not updated in place, at step {k + 1}", case, i, None, clause="MUT-2"))
+
+
 @st.composite
 def _resumed(draw, caps):
     # Constant hyperparameters: after the resumption they must be the checkpoint's, not the
@@ -91,11 +107,12 @@ def _resumed(draw, caps):
 _OUTPUTS = ("theta", "m", "v", "vmax")
 
 
-@prop("resume", ["STATE-6"],
+@prop("resume", ["STATE-6", "MUT-1", "MUT-2"],
       "A checkpoint restored into a fresh instance goes on exactly as the uninterrupted run",
       strategy=_resumed, cost=2.0)
 def resume(adapter, case, collector):
     resumed = execute(adapter, case)
+    _inputs_after_resume(case, resumed, collector)
     straight = execute(adapter, replace(case, resume_at=None))
     for k in range(case.resume_at + 1, len(case.grads) + 1):
         for i, (a, b) in enumerate(zip(resumed.snapshots[k], straight.snapshots[k], strict=True)):
