@@ -14,12 +14,14 @@ pytest.importorskip("ninja", reason="torch.utils.cpp_extension needs ninja: pip 
 
 from examples.cpp_adamw.adapter import make, make_buggy  # noqa: E402
 
-CLAUSES = ["AD-1", "AW-3", "AD-7", "L2-3", "NOGRAD-1", "STATE-4"]
+CLAUSES = ["AD-1", "AW-3", "AD-7", "L2-3", "NOGRAD-1", "STATE-4", "GRP-4", "STATE-6"]
 
 
 def test_the_correct_kernel_conforms():
     result = adamspec.check(make(), clauses=CLAUSES)
     assert result.verdict == "conformant", [(v.clause, v.verdict, v.reason) for v in result.verdicts]
+    ran = {v.property: v.verdict for v in result.verdicts}
+    assert ran["schedules"] == ran["resume"] == "pass"  # the example's set_hypers and resume hooks
 
 
 def test_the_kernel_built_with_eps_inside_the_root_fails_naming_the_clause():

@@ -54,6 +54,19 @@ class CppSession:
         for item, h in zip(self.items, per_param, strict=True):
             item[0] = h
 
+    def resume(self):
+        """A checkpoint as a kernel's user writes one (SPEC STATE-6): the tensors and step counts
+        through torch.save to bytes, loaded back as new tensors that the next steps update."""
+        import io
+
+        buf = io.BytesIO()
+        self.torch.save([{"param": p, "exp_avg": m, "exp_avg_sq": v, "step": step}
+                         for _, p, m, v, step in self.items], buf)
+        buf.seek(0)
+        saved = self.torch.load(buf, weights_only=True)
+        self.items = [[item[0], s["param"], s["exp_avg"], s["exp_avg_sq"], s["step"]]
+                      for item, s in zip(self.items, saved, strict=True)]
+
     def step(self, grads):
         for item, g in zip(self.items, grads, strict=True):
             if g is None:
