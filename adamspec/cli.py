@@ -13,6 +13,7 @@ Progress goes to stderr; results go to stdout or -o FILE.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 
@@ -81,16 +82,23 @@ def _cmd_adapters(args) -> int:
 
     from adamspec.adapters.registry import builtin_names, load_adapter, unavailable_reason
 
+    rows = []
+    for name in builtin_names():
+        adapter = load_adapter(name)
+        why = unavailable_reason(adapter)
+        rows.append({"name": name, "runs_here": why is None, "why_not": why,
+                     "capabilities": adapter.capabilities.as_dict()})
+    if args.format == "json":
+        print(json.dumps({"adapters": rows}, indent=2, default=str))
+        return EXIT_OK
     table = Table(title="Built-in adapters")
     for col in ("name", "modes", "dtypes (compute)", "runs here", "notes"):
         table.add_column(col)
-    for name in builtin_names():
-        adapter = load_adapter(name)
-        caps = adapter.capabilities
-        why = unavailable_reason(adapter)
-        ok = why is None
-        dt = ", ".join(f"{d} ({caps.compute[d]})" if caps.compute[d] != d else d for d in sorted(caps.dtypes))
-        table.add_row(name, ", ".join(sorted(caps.modes)), dt, "yes" if ok else f"no: {why}", caps.notes)
+    for r in rows:
+        caps = r["capabilities"]
+        dt = ", ".join(f"{d} ({caps['compute'][d]})" if caps["compute"][d] != d else d for d in caps["dtypes"])
+        table.add_row(r["name"], ", ".join(caps["modes"]), dt, "yes" if r["runs_here"] else f"no: {r['why_not']}",
+                      caps["notes"])
     Console(width=None if sys.stdout.isatty() else 160).print(table)
     return EXIT_OK
 
@@ -407,6 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_selftest)
 
     p = sub.add_parser("adapters", help="list built-in adapters and whether each can run here")
+    p.add_argument("--format", choices=("terminal", "json"), default="terminal",
+                   help="json: each adapter's name, whether it runs here (and why not), its capability record")
     p.set_defaults(func=_cmd_adapters)
 
     p = sub.add_parser("spec", help="list the spec's clauses, or print the ones named")

@@ -189,3 +189,15 @@ def test_replay_of_a_fresh_token_passes_on_a_correct_adapter():
     proc = adamspec("replay", _token_for("numpy.adamw"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "passes on numpy.adamw" in proc.stdout
+
+
+def test_adapters_lists_every_builtin_as_json():
+    from adamspec.adapters.registry import builtin_names
+
+    proc = adamspec("adapters", "--format", "json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = json.loads(proc.stdout)["adapters"]
+    assert [r["name"] for r in rows] == list(builtin_names())
+    for r in rows:
+        assert isinstance(r["runs_here"], bool) and (r["why_not"] is None) == r["runs_here"], r
+        assert r["capabilities"]["name"] == r["name"] and r["capabilities"]["modes"]
