@@ -78,7 +78,7 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
     if order != "textbook":
         raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
     known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled", "corrected"),
-             "eps_placement": ("outside", "hat", "inside", "floor"), "bias_correction": (True, False, "m"),
+             "eps_placement": ("outside", "hat", "inside", "floor", "root"), "bias_correction": (True, False, "m"),
              "amsgrad_over": ("v", "vhat")}
     for knob, values in known.items():
         if getattr(variant, knob) not in values:
@@ -116,6 +116,8 @@ def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, va
             upd = (m1 / s(bc1)) / (np.sqrt(vhat) + s(h.eps))
         elif variant.eps_placement == "inside":
             upd = (m1 / s(bc1)) / np.sqrt(vhat + s(h.eps))
+        elif variant.eps_placement == "root":  # optax: √(v̂ + ε_root) + ε
+            upd = (m1 / s(bc1)) / (np.sqrt(vhat + s(variant.eps_root)) + s(h.eps))
         elif variant.eps_placement == "floor":  # NaN-propagating maximum, as torch.maximum
             upd = (m1 / s(bc1)) / np.maximum(np.sqrt(vhat), s(h.eps))
         else:  # hat: (√bc2/bc1)·m/(√v + ε) over the raw v, the factor applied to m first

@@ -34,7 +34,7 @@ from adamspec.reference.hyper import (
 HANDLED = {
     "decay_order": {"before", "after"},  # AW-1 / VAR-2
     "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # the shared step_size and decay_scale_factor
-    "eps_placement": {"outside", "hat", "inside", "floor"},  # AD-5 / VAR-4
+    "eps_placement": {"outside", "hat", "inside", "floor", "root"},  # AD-5 / VAR-4
     "bias_correction": {True, False, "m"},  # AD-4 / VAR-5
     "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
 }
@@ -235,6 +235,15 @@ def step_bound(
             w = vhat + eps
             den = np.sqrt(w)
             e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
+            num, e_num = mhat, e_mhat
+        elif variant.eps_placement == "root":
+            # √(v̂ + ε_root) + ε: ε_root held like ε (d_root), one addition, the root, then
+            # ε added as in the canonical form.
+            eps_root = variant.eps_root
+            e_root = (rho_hold + rho_der) * eps_root + (tiny_unit / 8 if eps_root > 0 else 0.0)
+            w = vhat + eps_root
+            den = np.sqrt(w) + eps
+            e_den = _sqrt_error(w, e_vhat + e_root + u * w, 3 * u) + d_eps + u * den
             num, e_num = mhat, e_mhat
         elif variant.eps_placement == "floor":
             # max(√v̂, ε) is 1-Lipschitz in each argument: its error is at most the larger of

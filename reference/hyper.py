@@ -35,7 +35,7 @@ class HyperparameterError(ValueError):
 
 DecayOrder = Literal["before", "after"]  # VAR-2
 DecayScale = Literal["lr", "independent", "scheduled", "corrected"]  # VAR-3
-EpsPlacement = Literal["outside", "hat", "inside", "floor"]  # VAR-4
+EpsPlacement = Literal["outside", "hat", "inside", "floor", "root"]  # VAR-4
 BiasCorrection = Literal[True, False, "m"]  # VAR-5
 AmsgradOver = Literal["v", "vhat"]  # VAR-6
 
@@ -60,7 +60,8 @@ KNOBS: dict[str, Knob] = {
     "decay_scale": Knob(get_args(DecayScale), "lr", "VAR-3",
                         "decoupled decay scaled by α·λ (AW-4), by λ, by η·λ with the step η·α·u, or by (α²/α_max)·λ"),
     "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
-                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), or max(√v̂, ε)"),
+                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), max(√v̂, ε), "
+                          "or √(v̂ + ε_root) + ε"),
     "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
                             "m̂, v̂ corrected by 1 − β^t (AD-4), not at all, or m only"),
     "amsgrad_over": Knob(get_args(AmsgradOver), "v", "VAR-6",
@@ -71,6 +72,7 @@ KNOBS: dict[str, Knob] = {
 KNOB_PARAMETERS: dict[str, tuple[str, object]] = {
     "schedule_multiplier": ("decay_scale", "scheduled"),  # VAR-3: η_t
     "max_lr": ("decay_scale", "corrected"),  # VAR-3: α_max
+    "eps_root": ("eps_placement", "root"),  # VAR-4: ε_root, inside the root beside ε outside it
 }
 
 
@@ -86,6 +88,7 @@ class Variant:
     decay_scale: DecayScale = "lr"
     schedule_multiplier: float = 1.0  # VAR-3: η for "scheduled"; it also scales α·u
     max_lr: float = 1.0  # VAR-3: α_max for "corrected", the decay scale is α²/α_max
+    eps_root: float = 0.0  # VAR-4: ε_root for "root", u = m̂/(√(v̂ + ε_root) + ε)
     eps_placement: EpsPlacement = "outside"
     bias_correction: BiasCorrection = True
     amsgrad_over: AmsgradOver = "v"
@@ -102,6 +105,9 @@ class Variant:
         a_max = self.max_lr
         if not (isinstance(a_max, (int, float)) and math.isfinite(a_max) and a_max > 0):
             raise ValueError(f"Variant.max_lr must be finite and > 0, got {a_max!r}")
+        er = self.eps_root
+        if not (isinstance(er, (int, float)) and math.isfinite(er) and er >= 0):
+            raise ValueError(f"Variant.eps_root must be finite and >= 0, got {er!r}")
 
     def departures(self) -> dict[str, object]:
         """The knobs (and knob parameters) that differ from canonical, for reports (SPEC VAR-1)."""

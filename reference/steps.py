@@ -18,7 +18,7 @@ ONE = mpmath.mpf(1)
 HANDLED = {
     "decay_order": {"before", "after"},  # apply_update
     "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # decay_factor, learning_rate (shared scalars)
-    "eps_placement": {"outside", "hat", "inside", "floor"},  # normalised_update
+    "eps_placement": {"outside", "hat", "inside", "floor", "root"},  # normalised_update
     "bias_correction": {True, False, "m"},  # bias_corrections
     "amsgrad_over": {"v", "vhat"},  # amsgrad_max
 }
@@ -108,6 +108,8 @@ def normalised_update(m, v_denom, bc1, bc2, h: Hyper, variant: Variant, denom_is
         return ieee_div(m / bc1, ieee_sqrt(vhat + eps))
     if variant.eps_placement == "floor":  # ε as a floor on the root, max(√v̂, ε); NaN stays NaN
         return ieee_div(m / bc1, nan_max(ieee_sqrt(vhat), eps))
+    if variant.eps_placement == "root":  # optax's eps_root inside the root, ε outside it
+        return ieee_div(m / bc1, ieee_sqrt(vhat + mpmath.mpf(variant.eps_root)) + eps)
     if variant.eps_placement == "hat":
         # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
         v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip

@@ -89,7 +89,8 @@ def variants():
     """Any variant, every knob's values drawn from the table (reference.hyper.KNOBS)."""
     knobs = {name: st.sampled_from(knob.values) for name, knob in KNOBS.items()}
     return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 3.0]),
-                     max_lr=st.sampled_from([1.0, 0.1, 1e-3]), **knobs)
+                     max_lr=st.sampled_from([1.0, 0.1, 1e-3]), eps_root=st.sampled_from([0.0, 1e-16, 1e-8, 1e-3]),
+                     **knobs)
 
 
 @given(case=one_step_cases(), variant=variants())

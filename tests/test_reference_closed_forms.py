@@ -139,7 +139,8 @@ def _departing_variants():
     for name, knob in KNOBS.items():
         for value in knob.values:
             if value != knob.canonical:
-                eta = {"schedule_multiplier": 0.5} if (name, value) == ("decay_scale", "scheduled") else {}
+                eta = {("decay_scale", "scheduled"): {"schedule_multiplier": 0.5},
+                       ("eps_placement", "root"): {"eps_root": 1e-4}}.get((name, value), {})
                 out.append(Variant(**{name: value}, **eta))
     return out
 

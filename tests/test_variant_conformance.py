@@ -112,12 +112,14 @@ def test_without_its_needs_the_closed_form_fails_a_correct_variant(monkeypatch, 
 @pytest.mark.parametrize("variant, clauses", [
     (Variant(eps_placement="floor"), ["AD-1", "AD-5", "AD-7"]),
     (Variant(decay_scale="corrected", max_lr=0.5), ["AD-1", "AD-11", "AW-4"]),
-], ids=["floor", "corrected"])
+    (Variant(eps_placement="root", eps_root=1e-3), ["AD-1", "AD-5", "AD-7"]),
+    (Variant(bias_correction="m"), ["AD-1", "AD-4"]),
+], ids=["floor", "corrected", "root", "m-only"])
 def test_a_value_added_by_the_recipe_conforms_declared_and_fails_undeclared(variant, clauses):
-    """Values added through CONTRIBUTING's knob recipe: VAR-4 floor (2026.12.5, max(√v̂, ε)) and
-    VAR-3 corrected (2026.12.6, θ·(1 − (α²/α_max)·λ), three files and the spec: no fast-oracle
-    code). The numpy implementation, declared, passes the step clauses; declared canonical it
-    fails AD-1."""
+    """Values added through CONTRIBUTING's knob recipe: VAR-4 floor (2026.12.5, max(√v̂, ε)),
+    VAR-3 corrected (θ·(1 − (α²/α_max)·λ)), VAR-4 root (√(v̂ + ε_root) + ε) and VAR-5 m (2026.12.6;
+    three files and the spec each, no fast-oracle code). The numpy implementation, declared,
+    passes the step clauses; declared canonical it fails AD-1."""
     declared = run(NumpyAdapter("adamw", variant=variant), "ci", seed=0, clauses=clauses, deviations=[])
     assert declared.verdict == "conformant", [(v.property, [f.message for f in v.failures])
                                               for v in declared.verdicts if v.verdict != "pass"]
