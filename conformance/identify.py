@@ -180,9 +180,14 @@ def design(caps: Capabilities, knob: str, storage: str, mode: str) -> Probe | No
         preds = {x: _predict(f64["theta"], grad.astype(np.float64), f64["m"], f64["v"], f64["vmax"], t_prev,
                              _in_mode(h, alt[x][1]), alt[x][0], dt) for x in values}
         sep = np.full(np.shape(theta), np.inf)
-        for x, y in itertools.permutations(values, 2):
-            after = _as_state(preds[y], t_prev + 1, dt)
-            sep = np.minimum(sep, _fractions(caps, alt[x][0], _in_mode(h, alt[x][1]), before, grad, after))
+        for x in values:  # every other value's prediction judged against x's step, in one call
+            others = [y for y in values if y != x]
+            k = len(others)
+            tile = (lambda a, k=k: None if a is None else np.tile(np.asarray(a), k))  # noqa: E731
+            before_k = ParamState(tile(before.theta), tile(before.m), tile(before.v), tile(before.vmax), before.step)
+            after_k = _as_state({n: np.concatenate([preds[y][n] for y in others]) for n in preds[x]}, t_prev + 1, dt)
+            f = _fractions(caps, alt[x][0], _in_mode(h, alt[x][1]), before_k, tile(grad), after_k)
+            sep = np.minimum(sep, f.reshape(k, -1).min(axis=0))
         i = int(np.argmax(np.where(np.isfinite(sep), sep, -1.0)))
         if np.isfinite(sep[i]) and (best is None or sep[i] > best.separation):
             pick = (lambda a, i=i: None if a is None else np.asarray(a)[i:i + 1])  # noqa: E731

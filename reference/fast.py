@@ -11,6 +11,8 @@ divisor) are recomputed by ``exact.step`` and counted in ``FastState.fallback``.
 
 from __future__ import annotations
 
+import functools
+import math
 from dataclasses import dataclass
 
 import mpmath
@@ -28,9 +30,10 @@ from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant, check_hand
 # decay factor) are the exact reference's own functions evaluated at 320 bits.
 HANDLED = {
     "decay_order": {"before", "after"},  # _step_slice: θ·d − lr·u or (θ − lr·u)·d
-    "decay_scale": {"lr", "independent", "scheduled"},  # _constants: steps.decay_factor, learning_rate
+    "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # _constants: steps.decay_factor, learning_rate
+    # "root" has no double-double code: it goes to the exact reference (comment above)
     "eps_placement": {"outside", "hat", "inside", "floor"},  # _step_slice: the denominator and u
-    "bias_correction": {True, False},  # _constants: steps.bias_corrections
+    "bias_correction": {True, False, "m"},  # _constants: steps.bias_corrections
     "amsgrad_over": {"v", "vhat"},  # _step_slice: the maximum's candidate
 }
 check_handled(__name__, HANDLED, subset=True)
@@ -320,7 +323,16 @@ class _Consts:
 
 
 def _constants(h: Hyper, variant: Variant, t: int) -> _Consts:
-    """Everything that depends only on hyperparameters and t, once per call.
+    """Everything that depends only on hyperparameters and t, computed once per (h, variant, t):
+    a trajectory or an identify grid asks for the same constants many times, and each costs
+    320-bit arithmetic. The signs of the hyperparameters are part of the key (−0.0 == 0.0)."""
+    signs = tuple(math.copysign(1.0, getattr(h, n)) for n in ("lr", "beta1", "beta2", "eps", "weight_decay"))
+    return _constants_for(h, variant, t, signs)
+
+
+@functools.lru_cache(maxsize=4096)
+def _constants_for(h: Hyper, variant: Variant, t: int, signs: tuple) -> _Consts:
+    """``_constants`` itself (``signs`` only keys the cache).
 
     β^t is mpmath's binary powering at 320 bits (exact to working precision for any t,
     as in the reference); no power is vectorised.

@@ -111,7 +111,8 @@ def variants():
     """Any variant: every knob's values drawn from the table (reference.hyper.KNOBS), so that a
     value added there is compared with the exact step here without editing this test."""
     knobs = {name: st.sampled_from(knob.values) for name, knob in KNOBS.items()}
-    return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 0.0, 3.0]), **knobs)
+    return st.builds(Variant, schedule_multiplier=st.sampled_from([1.0, 0.5, 0.0, 3.0]),
+                     max_lr=st.sampled_from([1.0, 0.01]), eps_root=st.sampled_from([0.0, 1e-8]), **knobs)
 
 
 @st.composite
