@@ -71,8 +71,10 @@ def wheel_venv(tmp_path_factory):
     purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                              capture_output=True, text=True, check=True).stdout.strip()
     (Path(purelib) / "deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
-    subprocess.run([python, "-m", "pip", "install", "--no-deps", "-q", str(wheel)], check=True, capture_output=True,
-                   timeout=600)
+    # --ignore-installed: the adamspec of this interpreter (editable, or tox's own install) is visible
+    # through deps.pth, and pip would otherwise call the wheel "already satisfied" and install nothing
+    subprocess.run([python, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q", str(wheel)], check=True,
+                   capture_output=True, timeout=600)
     return python
 
 
