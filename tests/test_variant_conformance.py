@@ -78,6 +78,7 @@ def _verdicts(adapter, clauses):
     (Variant(decay_scale="scheduled", schedule_multiplier=2.0), "first_step", "VAR-3"),  # step η·α·u
     (UNSCALED_DECAY, "lr_zero", "VAR-3"),
     (Variant(decay_scale="scheduled", schedule_multiplier=0.5), "lr_zero", "VAR-3"),  # decay η·λ
+    (Variant(eps_placement="root", eps_root=1e-6), "scale_invariance", "VAR-4"),  # ε_root does not scale
 ])
 def test_a_canonical_closed_form_is_not_applicable_under_a_variant_that_changes_it(variant, name, knob):
     v = _verdicts(NumpyAdapter("adamw", variant=variant), [registry.PROPERTIES[name].clause])[name]
@@ -99,6 +100,7 @@ def test_the_closed_forms_still_apply_under_variants_that_keep_them():
     (Variant(decay_scale="scheduled", schedule_multiplier=2.0), "first_step", "AD-7"),
     (UNSCALED_DECAY, "lr_zero", "AD-11"),
     (Variant(decay_scale="scheduled", schedule_multiplier=0.5), "lr_zero", "AD-11"),
+    (Variant(eps_placement="root", eps_root=1e-6), "scale_invariance", "AD-9"),  # found by a full ci run
 ])
 def test_without_its_needs_the_closed_form_fails_a_correct_variant(monkeypatch, variant, name, clause):
     """Why the needs are there: judged anyway, the honestly declared variant fails the canonical
