@@ -1,7 +1,8 @@
 """Deviations of torch 2.13's compiled ``opt.step`` found by the suite on the compiled adapters
 (issue 13), each reproduced in plain torch (no adamspec) in a fresh process. Each test asserts
 today's wrong output next to eager's right one, so it fails once torch fixes the defect: then
-drop the matching known-deviation entry and README row."""
+drop the matching known-deviation entry (or, for the lerp weight, the adapter's moment_weight
+declaration) and README row."""
 
 import subprocess
 import sys
@@ -60,7 +61,8 @@ _FOREACH_LERP_BF16 = """
 
 
 def test_compiled_foreach_step_rounds_the_lerp_weight_of_bfloat16_moments(tmp_path):
-    """Found by AD-1, AD-10, AD-11, NOGRAD-1 on torch.adamw.compiled-foreach (AD-10 on
+    """Declared by the adapter as moment_weight = "storage" (no longer an excused deviation).
+    Found by AD-1, AD-10, AD-11, NOGRAD-1 on torch.adamw.compiled-foreach (AD-10 on
     torch.adam.compiled-foreach), bfloat16: with β₁ = 0.001, m = −1, g = 0 the compiled foreach
     step stores m = 0 instead of −0.001 (eager foreach, and the compiled for-loop, −0.000999): the
     ``_foreach_lerp_(exp_avgs, grads, 1 − β₁)`` weight 0.999 is rounded to bfloat16 (1.0), so m
@@ -118,5 +120,6 @@ def test_the_rounded_lerp_weight_shows_in_theta_alone(tmp_path):
     """Found by AD-8 (element_independence) on torch.adamw.compiled-foreach, bfloat16, fresh state:
     m rounds to the same bfloat16 either way (−1), but θ is computed from the unrounded m inside
     the kernel, so θ is one bfloat16 step off (0.00091171 for eager's 0.00090790, the exact
-    0.000909 correctly rounded) — why the entry is keyed by storage, any clause."""
+    0.000909 correctly rounded) — why the declared weight precision (Capabilities.moment_weight,
+    SPEC DT-4) widens the bound of m, which θ's bound inherits."""
     assert _run(tmp_path, _FOREACH_LERP_BF16_THETA) == "[0.00090789794921875, 0.000911712646484375]"
