@@ -49,10 +49,7 @@ class Deviation:
                 and self.clause in ("*", cx.clause)
                 and self.property in ("", prop)
                 and self.row in ("", cx.row)
-                and self.storage in ("", cx.storage)
-                and (not self.zero_dim or cx.zero_dim)
-                and self.layout in ("", cx.layout)
-                and (not self.lr_zero or cx.hyper.get("lr") == 0.0))
+                and self.fits(InputKind(cx.storage, cx.zero_dim, cx.layout, cx.hyper.get("lr") == 0.0)))
 
     def may_apply(self, adapter: str, v: PropertyVerdict) -> bool:
         """Whether the property would have shown this deviation: it checks the clause, its
@@ -97,7 +94,7 @@ def parse(text: str, origin: str = "<deviations>") -> list[Deviation]:
                       property=entry.get("property", ""), row=entry.get("row", ""),
                       storage=entry.get("storage", ""), zero_dim=bool(entry.get("zero_dim", False)),
                       layout=entry.get("layout", ""), lr_zero=bool(entry.get("lr_zero", False)), origin=origin)
-        if d.clause == "*" and not (d.storage or d.zero_dim or d.layout or d.lr_zero):
+        if d.clause == "*" and not d.keyed_by_input():
             raise ValueError(f"{where}: clause = \"*\" needs a condition on the offending inputs "
                              "(storage, zero_dim, layout and/or lr_zero), else it would excuse everything")
         if d.clause != "*":

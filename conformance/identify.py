@@ -10,8 +10,9 @@ exact step. The identified variant is then checked on every knob's case together
 not fit all of them, no variant fits, and the closest candidate and what is off are reported.
 
 A knob value that carries its own parameter (``KNOB_PARAMETERS``) is not among the candidates:
-``decay_scale = "scheduled"`` (VAR-3) has a multiplier η that one step cannot tell from α, and
-``"corrected"`` an α_max that is the constructor's α, where it equals canonical.
+``decay_scale = "scheduled"`` (VAR-3) has a multiplier η that one step cannot tell from α,
+``"corrected"`` an α_max that is the constructor's α, where it equals canonical, and
+``eps_placement = "root"`` (VAR-4) an ε_root that the implementation must state.
 """
 
 from __future__ import annotations

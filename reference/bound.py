@@ -237,8 +237,8 @@ def step_bound(
             e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
             num, e_num = mhat, e_mhat
         elif variant.eps_placement == "root":
-            # √(v̂ + ε_root) + ε: ε_root held like ε (d_root), one addition, the root, then
-            # ε added as in the canonical form.
+            # √(v̂ + ε_root) + ε: ε_root held like ε (e_root, as d_eps), one addition, the root,
+            # then ε added as in the canonical form.
             eps_root = variant.eps_root
             e_root = (rho_hold + rho_der) * eps_root + (tiny_unit / 8 if eps_root > 0 else 0.0)
             w = vhat + eps_root
