@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -26,7 +26,7 @@ import numpy as np
 
 from adamspec.conformance.results import Counterexample, InputKind, PropertyVerdict
 
-_KEYS = {"adapter", "clause", "reason", "property", "row", "storage", "zero_dim", "layout", "lr_zero"}
+_KEYS = {"adapter", "clause", "reason", "property", "row", "storage", "zero_dim", "layout", "lr_zero", "model"}
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,14 @@ class Deviation:
     zero_dim: bool = False  # only failures of a 0-d parameter
     layout: str = ""  # only failures of a parameter in this memory layout ("strided", "transposed")
     lr_zero: bool = False  # only failures of a step taken at lr = 0 (a warm-up's first step)
+    # only failures whose offending steps are exactly this behaviour (deviation_models.MODELS),
+    # checked on what the implementation stored: a second bug on the same inputs is not excused
+    model: str = ""
     origin: str = ""  # the file it came from
 
     def covers(self, adapter: str, prop: str, cx: Counterexample) -> bool:
+        """Whether the entry's keys name this failure; an entry with a model must also be checked
+        against the run (``excusing``)."""
         return (fnmatch.fnmatchcase(adapter, self.adapter)
                 and self.clause in ("*", cx.clause)
                 and self.property in ("", prop)
@@ -71,9 +76,10 @@ class Deviation:
     def label(self) -> str:
         conditions = [c for c in (self.row, "0-d" if self.zero_dim else "", self.layout, self.storage,
                                   "lr = 0" if self.lr_zero else "") if c]
+        model = f" ({self.model.replace('_', ' ')})" if self.model else ""
         if self.clause == "*":
-            return " ".join(conditions) + " parameters"
-        return " ".join([self.clause, *conditions])
+            return " ".join(conditions) + " parameters" + model
+        return " ".join([self.clause, *conditions]) + model
 
 
 def parse(text: str, origin: str = "<deviations>") -> list[Deviation]:
@@ -93,7 +99,12 @@ def parse(text: str, origin: str = "<deviations>") -> list[Deviation]:
         d = Deviation(adapter=entry.get("adapter", "*"), clause=entry["clause"].upper(), reason=entry["reason"],
                       property=entry.get("property", ""), row=entry.get("row", ""),
                       storage=entry.get("storage", ""), zero_dim=bool(entry.get("zero_dim", False)),
-                      layout=entry.get("layout", ""), lr_zero=bool(entry.get("lr_zero", False)), origin=origin)
+                      layout=entry.get("layout", ""), lr_zero=bool(entry.get("lr_zero", False)),
+                      model=entry.get("model", ""), origin=origin)
+        from adamspec.conformance.deviation_models import MODELS
+
+        if d.model and d.model not in MODELS:
+            raise ValueError(f"{where}: unknown model {d.model!r}; known: {sorted(MODELS)}")
         if d.clause == "*" and not d.keyed_by_input():
             raise ValueError(f"{where}: clause = \"*\" needs a condition on the offending inputs "
                              "(storage, zero_dim, layout and/or lr_zero), else it would excuse everything")
@@ -126,9 +137,12 @@ def input_kinds(case) -> set[InputKind]:
     return {InputKind(case.dtype, np.ndim(p.init) == 0, p.layout, lr_zero) for p in case.params}
 
 
-def excusing(deviations: Iterable[Deviation], adapter: str, prop: str, cx: Counterexample) -> Deviation | None:
-    """The first entry that names exactly this failure, or None."""
-    return next((d for d in deviations if d.covers(adapter, prop, cx)), None)
+def excusing(deviations: Iterable[Deviation], adapter: str, prop: str, cx: Counterexample,
+             modelled: Callable[[Deviation], bool] | None = None) -> Deviation | None:
+    """The first entry that names exactly this failure, or None. ``modelled(entry)`` checks an
+    entry's model on the example's run; without it an entry with a model excuses nothing."""
+    return next((d for d in deviations if d.covers(adapter, prop, cx)
+                 and (not d.model or (modelled is not None and modelled(d)))), None)
 
 
 def stale(deviations: Iterable[Deviation], adapter: str, verdicts: Iterable[PropertyVerdict]) -> list[str]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +28,22 @@ class Trace:
     snapshots: list[list[ParamState]]
     grads_after: list[list[np.ndarray | None]] | None  # per step, None if the session can't tell
     in_place: list[list[bool]] | None
+
+
+# The (case, trace) pairs executed while a runner records one example: what a known deviation's
+# model is checked on (conformance/deviation_models.py), since a failure names only its case.
+_RECORDING: ContextVar[list | None] = ContextVar("adamspec_recording", default=None)
+
+
+@contextmanager
+def recording(runs: list | None = None) -> Iterator[list[tuple[Case, Trace]]]:
+    """Collect every trace ``execute`` produces inside the block (into ``runs`` if given)."""
+    runs = [] if runs is None else runs
+    token = _RECORDING.set(runs)
+    try:
+        yield runs
+    finally:
+        _RECORDING.reset(token)
 
 
 def initial_snapshot(case: Case) -> list[ParamState]:
@@ -63,6 +82,10 @@ def execute(adapter: Adapter, case: Case) -> Trace:
                 grads_after.append(session.grads_after())
             if in_place is not None:
                 in_place.append(session.updated_in_place())
-        return Trace(snapshots, grads_after, in_place)
+        trace = Trace(snapshots, grads_after, in_place)
+        runs = _RECORDING.get()
+        if runs is not None:
+            runs.append((case, trace))
+        return trace
     finally:
         session.close()

@@ -40,6 +40,8 @@ class Violation(AssertionError):
         # ``elements`` (conformance/elements.py) when it shows the counterexample.
         self.evidence = evidence
         self.kind = "fail"
+        # (the known-deviation entry that excuses it, or None), once the runner has decided
+        self.matched: tuple | None = None
 
 
 class Raised(Violation):

@@ -24,8 +24,10 @@ from hypothesis.errors import FlakyFailure, Unsatisfiable
 import adamspec
 from adamspec import spec
 from adamspec.adapters.base import Adapter, Claims, NotApplicable, UnsupportedCase, WarmsUp
+from adamspec.conformance import deviation_models
 from adamspec.conformance import deviations as _deviations
 from adamspec.conformance.deviations import Deviation, excusing
+from adamspec.conformance.execute import recording
 from adamspec.conformance.profiles import hypothesis_settings
 from adamspec.conformance.registry import Collector, Property, Raised, Violation, load
 from adamspec.conformance.results import Counterexample, Excused, PropertyVerdict, RunResult
@@ -155,13 +157,21 @@ class _Search:
         self.collector = Collector(excuse=self._excuse)
         self.hung: list[str] = []
         self.inputs: set = set()  # the kinds of input checked (PropertyVerdict.inputs)
+        self.runs: list = []  # the (case, trace) pairs of the example being checked
 
     def _report(self, v: Violation, claim) -> Counterexample:
         return _counterexample(self.prop, self.name, v, claim, replay_dir=self.replay_dir)
 
     def _entry(self, v: Violation) -> Deviation | None:
-        return excusing(self.deviations, self.name, self.prop.name,
-                        _counterexample(self.prop, self.name, v, replayable=False))
+        """The entry that excuses ``v``, decided once while its example's traces are at hand (an
+        entry's model is checked on them) and kept on the violation for the end of the search."""
+        if v.matched is None:
+            caps = self.adapter.capabilities
+            entry = excusing(self.deviations, self.name, self.prop.name,
+                             _counterexample(self.prop, self.name, v, replayable=False),
+                             lambda d: deviation_models.fits(d.model, v, self.runs, caps, d.fits))
+            v.matched = (entry,)
+        return v.matched[0]
 
     def _excuse(self, v: Violation) -> bool:
         entry = self._entry(v)
@@ -174,8 +184,14 @@ class _Search:
         """The check on one case; failures go through the collector, exceptions become errors."""
         self.collector.examples += 1
         self.inputs |= _deviations.input_kinds(case)
+        self.runs = []
+
+        def check():  # recorded in the thread that runs it (a context does not cross threads)
+            with recording(self.runs):
+                self.prop.check(self.adapter, case, self.collector)
+
         try:
-            _bounded(lambda: self.prop.check(self.adapter, case, self.collector), self.timeout, self.hung)
+            _bounded(check, self.timeout, self.hung)
         except (NotApplicable, UnsupportedCase, ExampleTimeout):
             raise
         except Violation as v:

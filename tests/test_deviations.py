@@ -28,6 +28,8 @@ KINDS = {
     "clause-keyed": ("lax_validation", T.VALIDATION_ENTRY, ["VAL-1"], "VAL-3", {"row": "lr=inf"}),
     "property-keyed": ("nan_dropping", T.NON_FINITE_ENTRY, ["NF-1"], "NF-1", {"clause": "AMS-1"}),
     "input-keyed": ("lost_updates", T.ZERO_DIM_ENTRY, ["AD-11"], "AD-2", {"zero_dim": True}),
+    # the second defect is on the very inputs the entry names: only its model tells them apart
+    "model-keyed": ("lost_and_doubled", T.MODEL_ENTRY, ["AD-2"], "AD-1", {"zero_dim": True}),
 }
 
 
@@ -168,8 +170,21 @@ def test_check_reports_the_unexcused_defect_beside_the_excused_one(kind, tmp_pat
     # ... and the unexcused failure's counterexample is not the excused one's
     for v in failing:
         for cx in v.failures:
-            assert not dev.parse(entry)[0].covers(r.adapter, v.property, cx)
+            d = dev.parse(entry)[0]
+            if d.model:  # same inputs as the excused defect: the model, checked on the run, tells
+                assert d.covers(r.adapter, v.property, cx) and cx.zero_dim  # them apart
+            else:
+                assert not d.covers(r.adapter, v.property, cx)
             assert cx.replay and cx.case_json
+
+
+def test_without_its_model_an_input_keyed_entry_would_hide_a_second_bug_on_those_inputs():
+    """Why entries for a lost update carry a model: keyed by inputs alone, the doubled step on
+    the same 0-d float64 parameters is excused with it."""
+    r = adamspec.check(T.lost_and_doubled(), clauses=["AD-2"], deviations=dev.parse(T.ZERO_DIM_ENTRY))
+    assert r.verdict == "conformant"
+    r = adamspec.check(T.lost_and_doubled(), clauses=["AD-2"], deviations=dev.parse(T.MODEL_ENTRY))
+    assert r.verdict == "non-conformant"
 
 
 def test_the_excused_defect_alone_conforms():
@@ -207,7 +222,8 @@ def test_the_cli_exits_1_and_shows_both(kind, tmp_path):
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_pytest_plugin_fails_and_shows_both(kind, tmp_path, plugin_run):
     factory, entry, clauses, refuted, _ = KINDS[kind]
-    names = {"clause-keyed": "test_validation", "property-keyed": "test_non_finite", "input-keyed": "test_lr_zero"}
+    names = {"clause-keyed": "test_validation", "property-keyed": "test_non_finite", "input-keyed": "test_lr_zero",
+             "model-keyed": "test_agreement_one_step"}
     result = plugin_run("--adapter", f"two_defects:{factory}", "--adamspec-deviations", _entry_file(tmp_path, entry),
                         "-k", names[kind])
     result.assert_outcomes(failed=1)

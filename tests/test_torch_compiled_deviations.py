@@ -83,23 +83,29 @@ def test_compiled_foreach_step_rounds_the_lerp_weight_of_float16_moments(tmp_pat
 _FOREACH_0D_FLOAT64 = """
     import torch
 
-    def after(compiled, shape):
+    def m_after(compiled, shape, beta1):
         p = torch.nn.Parameter(torch.zeros(shape, dtype=torch.float64))
-        opt = torch.optim.AdamW([p], lr=1e-4, betas=(0.0, 0.0), weight_decay=0.0, foreach=True)
-        p.grad = -torch.ones(shape, dtype=torch.float64)
+        opt = torch.optim.AdamW([p], lr=1e-4, betas=(beta1, 0.0), weight_decay=0.0, foreach=True)
+        p.grad = torch.zeros(shape, dtype=torch.float64)
+        opt.step()                                    # eager: creates the state
+        opt.state[p]["exp_avg"].fill_(0.5)            # m = 0.5, g = 2
+        p.grad = torch.full(shape, 2.0, dtype=torch.float64)
         (torch.compile(opt.step) if compiled else opt.step)()
-        return (round(p.detach().flatten()[0].item(), 6), opt.state[p]["exp_avg"].flatten()[0].item())
+        return round(opt.state[p]["exp_avg"].flatten()[0].item(), 12)
 
-    print([after(False, ()), after(True, ()), after(True, (1,))])
+    print([m_after(False, (), 0.3), m_after(True, (), 0.3), m_after(True, (), 0.0),
+           m_after(True, (1,), 0.3), m_after(True, (), 0.7)])
 """
 
 
-def test_compiled_foreach_step_loses_the_update_of_a_0d_float64_parameter_at_beta1_0(tmp_path):
-    """Found by AD-2 (agreement_one_step) on torch.adamw.compiled-foreach: with β = (0, 0) and
-    g = −1, a 0-d float64 parameter keeps θ = 0 and m = 0 (eager: θ = 1e-4, m = −1); a 1-element
-    one is updated. With torch's default β the foreach step updates it (test_torch_compiled.py),
-    so the loss depends on β: other β₁ < 0.5 give m = β₁ instead of −(1 − β₁)."""
-    assert _run(tmp_path, _FOREACH_0D_FLOAT64) == "[(0.0001, -1.0), (0.0, 0.0), (0.0001, -1.0)]"
+def test_compiled_foreach_step_mirrors_the_lerp_of_a_0d_float64_parameter_at_beta1_at_most_half(tmp_path):
+    """Found by AD-2 (agreement_one_step) on torch.adamw.compiled-foreach: for a 0-d float64
+    parameter and β₁ ≤ ½ (lerp weight w = 1 − β₁ ≥ ½) the compiled foreach step stores
+    m − β₁·(g − m) instead of m + (1 − β₁)·(g − m): with m = 0.5, g = 2, β₁ = 0.3 it stores 0.05
+    (eager 1.55); at β₁ = 0 m is not updated at all (0.5). A 1-element parameter, and β₁ = 0.7,
+    give the right m (1.55, 0.95). The known-deviation entry's model (mirrored_lerp) is this
+    formula, so any other failure on such a parameter is still reported."""
+    assert _run(tmp_path, _FOREACH_0D_FLOAT64) == "[1.55, 0.05, 0.5, 1.55, 0.95]"
 
 
 _FOREACH_LERP_BF16_THETA = """
