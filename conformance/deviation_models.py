@@ -22,11 +22,12 @@ import mpmath
 import numpy as np
 
 from adamspec.adapters.base import ParamState
-from adamspec.conformance.judge import fresh, judge_step
+from adamspec.conformance.judge import arithmetic_for, fresh, judge_step
 from adamspec.conformance.results import InputKind
 from adamspec.reference import steps
 from adamspec.reference.bound import C
-from adamspec.reference.hyper import Hyper
+from adamspec.reference.floats import float_format
+from adamspec.reference.hyper import Hyper, Mode
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,9 @@ class Step:
     hyper: Hyper
     after: ParamState
     t: int  # the step count it should store
+    layout: str = "contiguous"  # the parameter's memory layout (cases.LAYOUTS)
+    k: int = 0  # which step of the case (0: the first after the parameters were made)
+    made_fresh: bool = True  # the case started it without state: the implementation made its m, v
 
 
 def _state(st: ParamState, name: str, shape) -> np.ndarray:
@@ -67,7 +71,8 @@ def offending_steps(v, runs, fits: Callable[[InputKind], bool]) -> list[Step] | 
                     continue
                 before, after = trace.snapshots[k][i], trace.snapshots[k + 1][i]
                 t = (0 if fresh(before) else int(before.step)) + 1
-                out.append(Step(before, np.asarray(grads[i]), case.hypers_at(k)[i], after, t))
+                out.append(Step(before, np.asarray(grads[i]), case.hypers_at(k)[i], after, t, p.layout, k,
+                                p.state is None or p.state.step is None))
     return out or None
 
 
@@ -93,62 +98,162 @@ def lost_update(s: Step, caps) -> bool:
 
 
 def nan_at_lr_zero(s: Step, caps) -> bool:
-    """A step at lr = 0 that stores θ = NaN exactly where g = 0 and m = v = 0 before it, and
-    leaves every other element of θ bitwise as it was (torch's compiled for-loop step: 0/0 in a
-    step that eager code multiplies by lr = 0 first)."""
+    """A step at lr = 0 that stores θ = NaN only where the new moments it stores are m_t = v_t = 0,
+    and leaves every other element of θ bitwise as it was (torch's compiled for-loop step; eager
+    code leaves θ unchanged)."""
     if s.hyper.lr != 0.0:
         return False
     th = np.asarray(s.before.theta, dtype=np.float64)
     got = np.asarray(s.after.theta, dtype=np.float64)
     if got.shape != th.shape:
         return False
-    silent = (np.asarray(s.grad, dtype=np.float64) == 0) & (_state(s.before, "m", th.shape) == 0) \
-        & (_state(s.before, "v", th.shape) == 0)
+    if s.after.m is None or s.after.v is None:
+        return False
+    silent = (np.asarray(s.after.m, dtype=np.float64) == 0) & (np.asarray(s.after.v, dtype=np.float64) == 0)
     nan = np.isnan(got)
     kept = (got == th) & (np.signbit(got) == np.signbit(th))  # bitwise for a float64 view of θ
     return bool(nan.any()) and bool(np.all(silent[nan])) and bool(np.all(kept | nan))
 
 
-def mirrored_lerp(s: Step, caps) -> bool:
-    """m_t = m − β₁·(g − m) where the step needs m + (1 − β₁)·(g − m), at β₁ ≤ ½ (the branch of a
-    lerp with weight 1 − β₁ ≥ ½ that starts from the wrong end), with v, vmax and the count
-    right, and θ the spec's step from that m (torch's compiled foreach step, 0-d float64).
+# A model's predictions differ from the spec's step, so the step's own bound (whose scale is the
+# spec's values) cannot judge them. Each prediction is a short chain of at most 8 roundings in
+# the compute format and 8 in the scalars format (the derived scalars bc1, bc2, α, 1 − αλ, each
+# held to a few units: reference/bound.py), applied to terms of magnitude at most ``scale``, and
+# one rounding to storage: the tolerance is that first-order sum, with the spec's bound as a floor.
+_ROUNDINGS = 16
 
-    Judged against the step's own bound: v and vmax as usual, m and θ against the mirrored
-    values computed exactly from the stored inputs (the mirrored form has no more roundings than
-    the lerp, and θ's bound already allows for m's error).
-    """
+
+def _tolerance(caps, storage: str, predicted, scale, spec_bound) -> float:
+    fmt = float_format(storage)
+    a = arithmetic_for(caps, storage)
+    u = a.compute.unit_roundoff + a.scalars.unit_roundoff
+    # the store: half an ulp is at most u·|x| for a normal x, half the smallest subnormal below
+    store = fmt.unit_roundoff * abs(float(predicted)) + 2.0 ** (fmt.emin - fmt.precision)
+    return max(float(spec_bound), _ROUNDINGS * u * float(scale) + store)
+
+
+def _from_stored_moments(s: Step, caps, m_of, v_of=None) -> bool:
+    """The step with m_t = m_of(m, g, h) (and v_t = v_of(v, g, h) where given, vmax_t their
+    maximum with vmax), v and vmax judged as usual where not given, the count right, and θ the
+    spec's step from the *stored* m_t and v_t (or vmax_t). Exact (mpmath) predictions from the
+    stored inputs, each within ``_tolerance``."""
     h = s.hyper
-    if not 0.0 <= h.beta1 <= 0.5 or s.after.step != s.t:
+    if s.after.step != s.t:
         return False
     j = judge_step(s.before, s.grad, h, s.after, caps)
-    if any(not bool(j.outputs[name].ok.all()) for name in ("v", "vmax") if name in j.outputs):
+    if v_of is None and any(not bool(j.outputs[name].ok.all()) for name in ("v", "vmax") if name in j.outputs):
         return False
     th = np.asarray(s.before.theta, dtype=np.float64).reshape(-1)
-    m0 = _state(s.before, "m", th.shape).reshape(-1)
+    m0, v0, vmax0 = (_state(s.before, name, th.shape).reshape(-1) for name in ("m", "v", "vmax"))
     g = np.asarray(s.grad, dtype=np.float64).reshape(-1)
-    m_got, v_got = (j.got[name].reshape(-1) for name in ("m", "v"))
-    th_got = j.got["theta"].reshape(-1)
-    denom = j.got["vmax"].reshape(-1) if h.amsgrad else v_got
-    bm, bt = (C * j.bounds[name].reshape(-1) for name in ("m", "theta"))
-    variant = caps.variant
+    got = {name: j.got[name].reshape(-1) for name in j.got}
+    bound = {name: C * j.bounds[name].reshape(-1) for name in j.bounds}
+    denom = got["vmax"] if h.amsgrad else got["v"]
+    variant, mpf = caps.variant, mpmath.mpf
+    storage = float_format(np.asarray(s.before.theta).dtype).name
     with mpmath.workprec(200):
         bc1, bc2 = steps.bias_corrections(s.t, h, variant)
         for i in range(th.size):
-            ge = steps.effective_gradient(mpmath.mpf(g[i]), mpmath.mpf(th[i]), h)
-            m_alt = mpmath.mpf(m0[i]) - mpmath.mpf(h.beta1) * (ge - mpmath.mpf(m0[i]))
-            if not abs(m_got[i] - m_alt) <= bm[i]:
-                return False
-            u = steps.normalised_update(mpmath.mpf(m_got[i]), mpmath.mpf(denom[i]), bc1, bc2, h, variant)
-            if not abs(th_got[i] - steps.apply_update(mpmath.mpf(th[i]), u, h, variant)) <= bt[i]:
+            ge = steps.effective_gradient(mpf(g[i]), mpf(th[i]), h)
+            predicted = {"m": m_of(mpf(m0[i]), ge, h)}
+            if v_of is not None:
+                predicted["v"] = v_of(mpf(v0[i]), ge, h)
+                if h.amsgrad:
+                    predicted["vmax"] = steps.nan_max(mpf(vmax0[i]), predicted["v"])
+            scales = {"m": abs(mpf(m0[i])) + abs(ge), "v": abs(mpf(v0[i])) + ge * ge}
+            scales["vmax"] = scales["v"] + abs(mpf(vmax0[i]))
+            for name, value in predicted.items():
+                if not abs(got[name][i] - value) <= _tolerance(caps, storage, value, scales[name], bound[name][i]):
+                    return False
+            u = steps.normalised_update(mpf(got["m"][i]), mpf(denom[i]), bc1, bc2, h, variant)
+            theta = steps.apply_update(mpf(th[i]), u, h, variant)
+            scale = abs(mpf(th[i])) + abs(steps.learning_rate(h, variant) * u)
+            if not abs(got["theta"][i] - theta) <= _tolerance(caps, storage, theta, scale, bound["theta"][i]):
                 return False
     return True
+
+
+def mirrored_lerp(s: Step, caps) -> bool:
+    """m_t = m − β₁·(g − m) where the step needs m + (1 − β₁)·(g − m), at β₁ ≤ ½ (the branch of a
+    lerp with weight 1 − β₁ ≥ ½ that starts from the wrong end), with v, vmax and the count
+    right, and θ the spec's step from that m (torch's compiled foreach step, 0-d float64)."""
+    if not 0.0 <= s.hyper.beta1 <= 0.5:
+        return False
+    return _from_stored_moments(s, caps, lambda m, g, h: m - mpmath.mpf(h.beta1) * (g - m))
+
+
+def dropped_gradient(s: Step, caps) -> bool:
+    """The in-place updates that add the gradient to the moments are lost: m_t = m and
+    v_t = β₂·v (the lerp and the addcmul of (1 − β₂)·g² dropped, the scaling by β₂ kept), vmax_t
+    the maximum of vmax and that v_t, and θ the spec's step from those stored moments (torch's
+    compiled for-loop step on a 0-d float64 parameter; from fresh state θ, m and v stay 0)."""
+    return _from_stored_moments(s, caps, lambda m, g, h: m, lambda v, g, h: mpmath.mpf(h.beta2) * v)
+
+
+def _flat(a):
+    return None if a is None else np.asarray(a).reshape(-1)
+
+
+def memory_order(s: Step, caps) -> bool:
+    """θ, m and v each the spec's step of the elements at the same memory offset, for a 2-d θ
+    stored column-major and a row-major gradient (torch's fused CPU kernel pairs by memory
+    offset, not by index). State the implementation made is laid out like θ (``zeros_like``
+    keeps its strides), injected state is row-major (adapters/torch_optim.py): each is read in
+    its own order, at every step."""
+    th = np.asarray(s.before.theta)
+    if s.layout != "transposed" or th.ndim != 2 or s.after.step != s.t:
+        return False
+
+    def col(a):  # θ's memory order
+        return None if a is None else np.asarray(a).T.reshape(-1)
+
+    st = col if s.made_fresh else _flat
+    before = ParamState(col(th), st(s.before.m), st(s.before.v), st(s.before.vmax), s.before.step)
+    after = ParamState(col(s.after.theta), st(s.after.m), st(s.after.v), st(s.after.vmax), s.after.step)
+    return judge_step(before, _flat(s.grad), s.hyper, after, caps).ok
+
+
+def dense_run(s: Step, caps) -> bool:
+    """A θ holding every other element of a buffer stepped as if it were the dense run of its
+    numel elements from its start (torch's fused CPU kernel on a non-contiguous θ): the kernel
+    reads buffer offset k, holding θ[k/2] for even k and the zeros between the view's elements
+    (adapters/torch_optim.py) for odd k, with g, m and v (row-major) at index k; the view's
+    element i shows the kernel's θ at offset 2i, and is untouched where 2i ≥ numel.
+
+    Judged: θ wherever the view shows it, and m and v at every k, except, under coupled L2
+    after the first step, m and v at odd k: their input θ is the kernel's own earlier write to
+    memory between the view's elements, which no read-back shows (not modelled, not excused
+    either way: such an element is simply not looked at)."""
+    th = np.asarray(s.before.theta)
+    if s.layout != "strided" or s.after.step != s.t:
+        return False
+    n = th.size
+    buf = np.zeros(2 * n, dtype=th.dtype)
+    buf[::2] = th.reshape(-1)
+    shown = np.arange(0, n, 2)  # offsets whose θ the view shows
+    theta_run = np.full(n, np.nan)
+    theta_run[shown] = _flat(s.after.theta)[: shown.size]
+    untouched = _flat(s.after.theta)[shown.size:]
+    if untouched.tobytes() != th.reshape(-1)[shown.size:].tobytes():
+        return False
+    st = s.before if not fresh(s.before) else ParamState(th)
+    before = ParamState(buf[:n], _flat(st.m), _flat(st.v), _flat(st.vmax), st.step)
+    after = ParamState(theta_run, _flat(s.after.m), _flat(s.after.v), _flat(s.after.vmax), s.after.step)
+    j = judge_step(before, _flat(s.grad), s.hyper, after, caps)
+    known = np.ones(n, dtype=bool)
+    if s.hyper.mode is Mode.ADAM_L2 and s.hyper.weight_decay != 0.0 and s.k > 0:
+        known[1::2] = False
+    ok = {name: meas.ok.reshape(-1) for name, meas in j.outputs.items()}
+    return bool(ok["theta"][shown].all()) and all(bool(ok[name][known].all()) for name in ok if name != "theta")
 
 
 MODELS: dict[str, Callable[[Step, object], bool]] = {
     "lost_update": lost_update,
     "nan_at_lr_zero": nan_at_lr_zero,
     "mirrored_lerp": mirrored_lerp,
+    "dropped_gradient": dropped_gradient,
+    "memory_order": memory_order,
+    "dense_run": dense_run,
 }
 
 

@@ -56,16 +56,32 @@ def test_lost_update_rejects_anything_else(after):
     assert not dm.lost_update(_step(after), CAPS)
 
 
-def test_nan_at_lr_zero_fits_nan_only_where_g_m_v_are_zero():
-    fresh = ParamState(np.array([1.0, 2.0]))
-    h = _hyper(lr=0.0)
-    good = dm.Step(fresh, np.array([0.0, 1.0]), h, ParamState(np.array([np.nan, 2.0]), None, None, None, 1), 1)
+def test_nan_at_lr_zero_fits_nan_only_where_the_new_moments_are_zero():
+    before = ParamState(np.array([1.0, 2.0]), np.array([0.0, 0.5]), np.array([1.0, 0.5]), None, 1)
+    h = _hyper(lr=0.0, beta1=0.0, beta2=0.0)
+    m_t, v_t = np.array([0.0, 1.0]), np.array([0.0, 1.0])  # g = [0, 1] with β = (0, 0)
+    good = dm.Step(before, np.array([0.0, 1.0]), h, ParamState(np.array([np.nan, 2.0]), m_t, v_t, None, 2), 2)
     assert dm.nan_at_lr_zero(good, CAPS)
-    nan_elsewhere = replace(good, after=ParamState(np.array([1.0, np.nan])))
-    moved = replace(good, after=ParamState(np.array([np.nan, 2.5])))
-    no_nan = replace(good, after=ParamState(np.array([1.5, 2.0])))
-    at_lr = replace(good, hyper=_hyper(lr=1e-3))
+    nan_elsewhere = replace(good, after=replace(good.after, theta=np.array([1.0, np.nan])))
+    moved = replace(good, after=replace(good.after, theta=np.array([np.nan, 2.5])))
+    no_nan = replace(good, after=replace(good.after, theta=np.array([1.0, 2.0])))
+    at_lr = replace(good, hyper=_hyper(lr=1e-3, beta1=0.0, beta2=0.0))
     assert not any(dm.nan_at_lr_zero(s, CAPS) for s in (nan_elsewhere, moved, no_nan, at_lr))
+
+
+def test_dropped_gradient_fits_what_compiled_torch_stored():
+    """The numbers torch 2.13's compiled for-loop AdamW stored for a 0-d float64 parameter with
+    θ = 1, m = 0.5, v = 0.25, t = 3, g = 2, β = (0.3, 0.5), ε = 0.1, α = 1e-4 (eager: θ =
+    0.9999026712282308, m = 1.55, v = 2.125)."""
+    h = _hyper(lr=1e-4, beta1=0.3, beta2=0.5, eps=0.1)
+    caps = replace(CAPS, scalars="float32")  # as the compiled adapters declare (β^t from a float32 step)
+    after = ParamState(np.float64(0.9998916296199566), np.float64(0.5), np.float64(0.125), None, 4)
+    assert dm.dropped_gradient(_step(after, h), caps)
+    right = _exact(1.0, 2.0, 0.5, 0.25, 3, h)
+    assert not dm.dropped_gradient(_step(ParamState(right["theta"], right["m"], right["v"], None, 4), h), caps)
+    # eager's θ beside the dropped moments: the θ is not the one those moments give
+    assert not dm.dropped_gradient(_step(replace(after, theta=right["theta"]), h), caps)
+    assert not dm.dropped_gradient(_step(replace(after, v=np.float64(0.25)), h), caps)
 
 
 def test_mirrored_lerp_fits_the_mirrored_m_and_the_theta_it_implies():
@@ -96,3 +112,55 @@ def test_a_model_entry_excuses_nothing_without_the_run():
 
     cx = Counterexample("AD-1", "", "a", "m", {}, "float64", 1, zero_dim=True)
     assert d.covers("a", "p", cx) and dev.excusing([d], "a", "p", cx) is None
+
+
+# -- the layout models against torch's fused CPU kernel itself -----------------------------------
+
+def _fused_steps(layout, mode, injected, steps=2):
+    """Steps of torch's fused CPU Adam/AdamW on a 3×4 θ in ``layout``, laid out as the torch
+    adapters lay it out (adapters/torch_optim._laid_out), read back by index."""
+    torch = pytest.importorskip("torch")
+    from adamspec.adapters.torch_optim import _laid_out
+
+    rng = np.random.default_rng(7)
+    theta = rng.standard_normal((3, 4)).astype(np.float32)
+    p = torch.nn.Parameter(_laid_out(torch, theta, layout))
+    cls = torch.optim.AdamW if mode is Mode.ADAMW else torch.optim.Adam
+    h = _hyper(lr=1e-2, beta1=0.9, beta2=0.99, eps=1e-8, weight_decay=0.1, mode=mode)
+    opt = cls([p], lr=h.lr, betas=(h.beta1, h.beta2), eps=h.eps, weight_decay=h.weight_decay, fused=True)
+    before = ParamState(theta.copy())
+    if injected:
+        m, v = rng.standard_normal((3, 4)).astype(np.float32), rng.random((3, 4)).astype(np.float32)
+        opt.state[p] = {"step": torch.tensor(5.0), "exp_avg": torch.from_numpy(m.copy()),
+                        "exp_avg_sq": torch.from_numpy(v.copy())}
+        before = ParamState(theta.copy(), m, v, None, 5)
+    out = []
+    for k in range(steps):
+        g = rng.standard_normal((3, 4)).astype(np.float32)
+        p.grad = torch.from_numpy(g.copy())
+        opt.step()
+        st = opt.state[p]
+        after = ParamState(p.detach().numpy().copy(), st["exp_avg"].numpy().copy(),
+                           st["exp_avg_sq"].numpy().copy(), None, int(st["step"].item()))
+        t = (before.step or 0) + 1
+        out.append(dm.Step(before, g, h, after, t, layout, k, not injected))
+        before = after
+    return out
+
+
+@pytest.mark.parametrize("layout, model, other", [("transposed", dm.memory_order, dm.dense_run),
+                                                  ("strided", dm.dense_run, dm.memory_order)])
+@pytest.mark.parametrize("mode", [Mode.ADAMW, Mode.ADAM_L2])
+@pytest.mark.parametrize("injected", [False, True])
+def test_each_layout_model_fits_torch_fused_on_its_layout(layout, model, other, mode, injected):
+    caps = replace(CAPS, compute={"float32": "float32"}, dtypes=frozenset({"float32"}))
+    steps = _fused_steps(layout, mode, injected)
+    assert all(model(s, caps) for s in steps)
+    assert not any(other(s, caps) for s in steps)
+    # the same numbers judged as an ordinary step do not conform: the model is what excuses them
+    assert not all(dm.judge_step(s.before, s.grad, s.hyper, s.after, caps).ok for s in steps)
+    # a second defect on the same parameter (θ nudged by 10 bounds at one shown element) is not it
+    s = steps[0]
+    theta = np.array(s.after.theta, copy=True)
+    theta.reshape(-1)[0] += 1e-3
+    assert not model(replace(s, after=replace(s.after, theta=theta)), caps)

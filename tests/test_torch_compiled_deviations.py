@@ -129,3 +129,32 @@ def test_the_rounded_lerp_weight_shows_in_theta_alone(tmp_path):
     0.000909 correctly rounded) — why the declared weight precision (Capabilities.moment_weight,
     SPEC DT-4) widens the bound of m, which θ's bound inherits."""
     assert _run(tmp_path, _FOREACH_LERP_BF16_THETA) == "[0.00090789794921875, 0.000911712646484375]"
+
+
+_FORLOOP_0D_FLOAT64 = """
+    import torch
+
+    def after(compiled):
+        p = torch.nn.Parameter(torch.tensor(1.0, dtype=torch.float64))
+        opt = torch.optim.AdamW([p], lr=1e-4, betas=(0.3, 0.5), eps=0.1, weight_decay=0.0, foreach=False)
+        p.grad = torch.zeros((), dtype=torch.float64)
+        opt.step()                                    # eager: creates the state
+        st = opt.state[p]
+        st["exp_avg"].fill_(0.5); st["exp_avg_sq"].fill_(0.25); st["step"].fill_(3)
+        with torch.no_grad():
+            p.fill_(1.0)
+        p.grad = torch.tensor(2.0, dtype=torch.float64)
+        (torch.compile(opt.step) if compiled else opt.step)()
+        return (round(p.item(), 10), st["exp_avg"].item(), st["exp_avg_sq"].item())
+
+    print([after(False), after(True)])
+"""
+
+
+def test_compiled_forloop_step_drops_the_gradient_from_the_moments_of_a_0d_float64_parameter(tmp_path):
+    """Found by AD-2 (agreement_one_step) on torch.adamw.compiled once its entry carried a model:
+    for a 0-d float64 parameter the compiled for-loop step keeps m (the lerp towards g is lost)
+    and stores v = β₂·v (the addcmul of (1 − β₂)·g² is lost), then steps θ from those: with m =
+    0.5, v = 0.25, g = 2, β = (0.3, 0.5) it stores (θ, m, v) = (0.9998916296, 0.5, 0.125); eager
+    (0.9999026712, 1.55, 2.125). The entry's model is dropped_gradient."""
+    assert _run(tmp_path, _FORLOOP_0D_FLOAT64) == "[(0.9999026712, 1.55, 2.125), (0.9998916296, 0.5, 0.125)]"
