@@ -145,7 +145,7 @@ _FORLOOP_0D_FLOAT64 = """
             p.fill_(1.0)
         p.grad = torch.tensor(2.0, dtype=torch.float64)
         (torch.compile(opt.step) if compiled else opt.step)()
-        return (round(p.item(), 10), st["exp_avg"].item(), st["exp_avg_sq"].item())
+        return tuple(round(x.item(), 10) for x in (p, st["exp_avg"], st["exp_avg_sq"]))
 
     print([after(False), after(True)])
 """
