@@ -399,9 +399,10 @@ def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant, xp=np):
     """One step on 1-D float64 slices; returns the output pairs and the trust mask.
 
     ``xp`` is the array namespace of the slices: numpy here, torch for reference/fast_torch.py.
-    Only operators and xp.sqrt, xp.where, xp.isfinite appear, each correctly rounded in IEEE
-    binary64 in both, so both compute the same bits (no division by a scalar: torch turns
-    that into a multiplication by its reciprocal on CUDA)."""
+    Only operators and xp.sqrt, xp.where, xp.isfinite appear; with operators correctly rounded
+    in IEEE binary64 and xp.sqrt correctly rounded too, every namespace computes the same bits.
+    (No division by a scalar: torch turns that into a multiplication by its reciprocal on
+    CUDA. torch's own CPU sqrt is only faithful, so fast_torch passes a correctly rounded one.)"""
     # -- input ranges, adjusted so that every major product below stays in [2^-900, 2^900]
     ok = _in_range(m, *_bounds(K.b1[0]))
     ok &= _in_range(v, *_bounds(K.b2[0]))
