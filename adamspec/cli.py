@@ -299,6 +299,13 @@ def _cmd_bench(args) -> int:
     print(f"  {r['copy_bytes_per_s'] / 1e9:9.2f} GB/s copy bandwidth (read + write): "
           f"{100 * r['fraction_of_copy']:.0f}% of it")
     print(json.dumps(r))
+    if args.verify:  # one step at this size, every element judged (adamspec/verify.py)
+        from adamspec.verify import verdict_lines, verify_step
+
+        r = verify_step(adapter, args.numel, args.dtype)
+        print("\n".join(verdict_lines(r)))
+        print(json.dumps(r))
+        return EXIT_OK if r["ok"] else EXIT_FAIL
     return EXIT_OK
 
 
@@ -398,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--numel", type=int, default=2**24)
     p.add_argument("--dtype", choices=("float32", "float64", "bfloat16"), default="float32")
     p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--verify", action="store_true",
+                   help="also run one step at this size and judge every element of θ, m, v against the "
+                        "torch double-double oracle and the bound (progress on stderr; exit 1 on a violation)")
     p.set_defaults(func=_cmd_bench)
 
     p = sub.add_parser("identify", help="which Adam is this: each variant knob from one designed step (SPEC VAR-*)")

@@ -64,13 +64,20 @@ def copy_bandwidth(torch, numel: int, dtype, device: str, reps: int = 10) -> flo
     return 2 * numel * size / secs
 
 
+def bench_hyper(caps, mode: str | None = None) -> Hyper:
+    """The benchmarked step's hyperparameters (shared with ``bench --verify``): the adapter's last
+    mode unless one is named, lr 10⁻³, λ = 0.01 where the mode has a decay."""
+    mode = mode or sorted(caps.modes)[-1]
+    return Hyper(lr=1e-3, weight_decay=0.01 if mode != "adam" else 0.0, mode=mode)
+
+
 def bench(adapter, numel: int, dtype: str = "float32", reps: int = 10, mode: str | None = None) -> dict:
     """Time ``reps`` steps (best of 3 repetitions after warm-up)."""
     import torch
 
     caps = adapter.capabilities
-    mode = mode or sorted(caps.modes)[-1]
-    h = Hyper(lr=1e-3, weight_decay=0.01 if mode != "adam" else 0.0, mode=mode)
+    h = bench_hyper(caps, mode)
+    mode = h.mode.value
     import ml_dtypes
 
     rng = np.random.default_rng(0)

@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # The one prepared GPU run of #6 and #9: every CUDA adapter at the `ci` and `default` profiles in
 # float32 and bfloat16 parameters (JSON reports: verdicts and headroom), then `adamspec bench`
-# at 2^27 parameters (AdamW fp32 for-loop/foreach/fused, bf16 fused) next to the copy roofline.
+# at 2^27 parameters (AdamW fp32 for-loop/foreach/fused, bf16 fused) next to the copy roofline,
+# then (#19) the oracles' speed (bench/oracle.py, torch_cuda_steps_per_s) and `adamspec bench
+# --verify` of the fused AdamW step at 10^9 parameters and at 2^31 + 4097 (past 32-bit indexing):
+# every element of θ, m, v judged against the torch double-double oracle on the GPU and the bound.
 #
 #   bash bench/gpu_check.sh [OUTDIR]          # OUTDIR defaults to $OUT, else ./gpu-results
+#   ONLY_VERIFY=1 bash bench/gpu_check.sh     # the #19 part alone (oracle speed, verified steps)
 #
 # The device machine has its own python and torch but no package index: the script installs this
 # checkout without dependencies, and if hypothesis/mpmath/ml_dtypes/rich are missing there it
@@ -53,6 +57,7 @@ one() {
 }
 export -f one
 export out py
+if [ -z "${ONLY_VERIFY:-}" ]; then
 jobs | xargs -P "${PARALLEL:-8}" -L 1 bash -c 'one "$@"' _ | tee "$out/runs.txt"
 
 "$py" - "$out" <<'EOF' | tee "$out/verdicts.txt"
@@ -71,3 +76,14 @@ for a in torch.adamw.cuda-forloop torch.adamw.cuda-foreach torch.adamw.cuda-fuse
 done
 timeout 120 "$py" -m adamspec bench --adapter torch.adamw.cuda-fused --numel $((2**27)) --dtype bfloat16 \
   2>&1 | tee -a "$out/bench.txt"
+fi
+
+# #19: the oracles' speed, then verified full-size steps (each bounded to fit a 10-minute call;
+# host memory past 2^31 float32 elements: ~60 GB of inputs and outputs).
+timeout 300 "$py" bench/oracle.py 2>&1 | tee "$out/oracle.txt"
+for n in 1000000000 $((2**31 + 4097)); do
+  timeout "${VERIFY_S:-540}" "$py" -m adamspec bench --adapter torch.adamw.cuda-fused --numel "$n" --reps 3 \
+    --verify >"$out/verify.$n.txt" 2>"$out/verify.$n.err"
+  echo "verify $n exit=$?" | tee -a "$out/verify.txt"
+  tail -n 5 "$out/verify.$n.txt" | tee -a "$out/verify.txt"
+done

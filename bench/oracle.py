@@ -1,8 +1,11 @@
-"""Element-steps per second of the two oracles on one core: exact.step vs fast_step.
+"""Element-steps per second of the oracles on one core: exact.step vs fast_step, and the same
+double-double step on torch (reference/fast_torch.py) on the CPU and, where there is one, CUDA.
 
-AdamW on random float32 state, the same inputs for both. The naive reference runs its
-per-element mpmath loop at 256 bits; the double-double oracle runs vectorised numpy.
-Best of a few repetitions each. The last line printed is one JSON object.
+AdamW on random float32 state, the same inputs for all. The naive reference runs its
+per-element mpmath loop at 256 bits; the double-double oracle runs vectorised numpy, or torch
+with one intra-op thread (the CPU figures are per core). On CUDA the inputs start on the device
+and the figure is the device's (synchronised). Best of a few repetitions each. The last line
+printed is one JSON object; the torch figures are absent without torch.
 
     python bench/oracle.py
 """
@@ -20,6 +23,7 @@ from adamspec.reference.fast import fast_step
 
 N_MPMATH = 2000
 N_FAST = 1 << 20
+N_CUDA = 1 << 26  # enough work that the device, not the launches, sets the rate
 REPS_MPMATH = 3
 REPS_FAST = 5
 
@@ -68,8 +72,36 @@ def main() -> dict:
           f"-> {fast_rate:,.0f} element-steps/s ({fallback} fallback elements)")
     result = {"mpmath_steps_per_s": round(mp_rate, 1), "fast_steps_per_s": round(fast_rate, 1),
               "ratio": round(fast_rate / mp_rate, 1)}
+    result.update(_torch_rates(theta, g, m, v, t_prev, h))
     print(json.dumps(result))
     return result
+
+
+def _torch_rates(theta, g, m, v, t_prev, h) -> dict:
+    """fast_step_torch's element-steps/s on the CPU (one thread) and on CUDA where available."""
+    try:
+        import torch
+    except ImportError:
+        return {}
+    from adamspec.reference.fast_torch import fast_step_torch
+
+    out = {}
+    torch.set_num_threads(1)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        n = N_FAST if device == "cpu" else N_CUDA
+        args = [torch.from_numpy(np.resize(a, n)).to(device) for a in (theta, g, m, v)]
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+        def run(args=args, sync=sync):
+            fast_step_torch(*args, t_prev, h)
+            sync()
+        run()  # warm-up (CUDA context, allocator)
+        secs = _best(run, REPS_FAST)
+        rate = n / secs
+        print(f"fast_step_torch ({device}):        {n} elements in {secs:.3f} s -> {rate:,.0f} element-steps/s")
+        out[f"torch_{device}_steps_per_s"] = round(rate, 1)
+    return out
 
 
 if __name__ == "__main__":

@@ -210,7 +210,7 @@ def _dd_sqr(xh, xl, xs):
     return _fast_two_sum(p, e)
 
 
-def _dd_sqrt(xh, xl):
+def _dd_sqrt(xh, xl, xp=np):
     """√x of a pair x ≥ 0: the double root plus one Newton (Heron) correction.
 
     s = fl(√xh) is right to u; the residual x − s² is computed exactly (TwoProd for s²,
@@ -218,7 +218,7 @@ def _dd_sqrt(xh, xl):
     to ~u²: Newton doubles the correct bits and the quotient needs only one double's
     accuracy because it is ~u times s.
     """
-    s = np.sqrt(xh)
+    s = xp.sqrt(xh)
     sh, sl = _split(s)
     p = s * s
     e = sh * sh - p
@@ -251,7 +251,7 @@ def _dd_div(xh, xl, yh, yl):
 
 def _in_range(x, lo=_LO, hi=_HI, zero_ok=True):
     """lo ≤ |x| ≤ hi, or x == 0 where zero_ok; False for NaN and ±inf."""
-    a = np.abs(x)
+    a = abs(x)  # the builtin: numpy arrays and torch tensors alike
     r = a >= lo
     r &= a <= hi
     if zero_ok:
@@ -369,7 +369,7 @@ def _constants_for(h: Hyper, variant: Variant, t: int, signs: tuple) -> _Consts:
 # ---------------------------------------------------------------- the step on one slice
 
 
-def _denominator(dh, dl, corrected: bool, K: _Consts, placement: str):
+def _denominator(dh, dl, corrected: bool, K: _Consts, placement: str, xp=np):
     """AD-5 / VAR-4: the denominator from the (possibly corrected) second moment, and the mask of
     elements whose intermediate values stay in double-double's trusted range."""
     eps = K.eps
@@ -377,26 +377,32 @@ def _denominator(dh, dl, corrected: bool, K: _Consts, placement: str):
         if corrected:
             dh, dl = _dd_mul_k(dh, dl, K.bc2)  # v_raw = v̂·(1 − β2^t)
         ok = _in_range(dh)
-        rh, rl = _dd_sqrt(dh, dl)
+        rh, rl = _dd_sqrt(dh, dl, xp)
         return (*_dd_sloppy_add(rh, rl, eps, 0.0), ok)
     if not corrected:
         dh, dl = _dd_mul_k(dh, dl, K.inv_bc2)  # v̂ = v/(1 − β2^t)
     ok = _in_range(dh)
     if placement == "outside":
-        rh, rl = _dd_sqrt(dh, dl)
+        rh, rl = _dd_sqrt(dh, dl, xp)
         return (*_dd_sloppy_add(rh, rl, eps, 0.0), ok)
     if placement == "inside":  # √(v̂ + ε)
         wh, wl = _dd_sloppy_add(dh, dl, eps, 0.0)
         ok &= _in_range(wh, zero_ok=False)
-        return (*_dd_sqrt(wh, wl), ok)
+        return (*_dd_sqrt(wh, wl, xp), ok)
     # floor: max(√v̂, ε), a selection, so exact (a NaN v̂ is out of range above: fallback)
-    rh, rl = _dd_sqrt(dh, dl)
+    rh, rl = _dd_sqrt(dh, dl, xp)
     above = (rh > eps) | ((rh == eps) & (rl >= 0.0))
-    return np.where(above, rh, eps), np.where(above, rl, 0.0), ok
+    return xp.where(above, rh, eps), xp.where(above, rl, 0.0), ok
 
 
-def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
-    """One step on 1-D float64 slices; returns the output pairs and the trust mask."""
+def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant, xp=np):
+    """One step on 1-D float64 slices; returns the output pairs and the trust mask.
+
+    ``xp`` is the array namespace of the slices: numpy here, torch for reference/fast_torch.py.
+    Only operators and xp.sqrt, xp.where, xp.isfinite appear; with operators correctly rounded
+    in IEEE binary64 and xp.sqrt correctly rounded too, every namespace computes the same bits.
+    (No division by a scalar: torch turns that into a multiplication by its reciprocal on
+    CUDA. torch's own CPU sqrt is only faithful, so fast_torch passes a correctly rounded one.)"""
     # -- input ranges, adjusted so that every major product below stays in [2^-900, 2^900]
     ok = _in_range(m, *_bounds(K.b1[0]))
     ok &= _in_range(v, *_bounds(K.b2[0]))
@@ -462,12 +468,12 @@ def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
             ch, cl = _dd_mul_k(vh, vl, K.inv_bc2)
             corrected = True
         keep = (vm > ch) | ((vm == ch) & (cl <= 0.0))  # nan_max(vmax, c): vmax if vmax ≥ c
-        vmh = np.where(keep, vm, ch)
-        vml = np.where(keep, 0.0, cl)
+        vmh = xp.where(keep, vm, ch)
+        vml = xp.where(keep, 0.0, cl)
         dh, dl = vmh, vml
 
     # -- AD-5 / VAR-4: the denominator
-    denh, denl, trusted = _denominator(dh, dl, corrected, K, p.eps_placement)
+    denh, denl, trusted = _denominator(dh, dl, corrected, K, p.eps_placement, xp)
     ok &= trusted
     ok &= _in_range(denh, zero_ok=False)  # a zero divisor gives ±inf/NaN: fallback
 
@@ -495,7 +501,7 @@ def _step_slice(th, g, m, v, vm, K: _Consts, h: Hyper, p: Variant):
         # θ − lr·u may cancel to below 2^-900, where the product by d would lose bits
         ok &= _in_range(ah, *_bounds(K.d[0]))
         t_h, t_l = _dd_mul_k(ah, al, K.d)
-    ok &= np.isfinite(t_h)
+    ok &= xp.isfinite(t_h)
     if not K.trusted:
         ok[:] = False
     return (t_h, t_l), (mh, ml), (vh, vl), (vmh, vml), ok
@@ -576,11 +582,21 @@ def _fast_slices(th, g, mm, vv, vm, K: _Consts, hyper: Hyper, variant: Variant, 
 
 def _fallback(idx, th, g, m, v, vm, t_prev, hyper, variant, outs):
     """Recompute the untrusted elements with the exact reference and store them as pairs."""
-    state = exact.State.from_floats(th[idx], m[idx], v[idx], t_prev,
-                                    vm[idx] if hyper.amsgrad else None)
-    res = exact.step(state, g[idx], hyper, variant)
+    pairs = fallback_pairs(th[idx], g[idx], m[idx], v[idx], vm[idx] if hyper.amsgrad else None,
+                           t_prev, hyper, variant)
+    for k, (hi, lo) in enumerate(pairs):
+        outs[2 * k][idx], outs[2 * k + 1][idx] = hi, lo
+
+
+def fallback_pairs(th, g, m, v, vm, t_prev, hyper, variant) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The exact step of some elements (float64 arrays) as (hi, lo) arrays for θ, m, v (and
+    vmax with AMSGrad): the one fallback of every double-double oracle (numpy or torch)."""
+    state = exact.State.from_floats(th, m, v, t_prev, vm if hyper.amsgrad else None)
+    res = exact.step(state, g, hyper, variant)
     arrays = [res.theta, res.m, res.v] + ([res.vmax] if hyper.amsgrad else [])
-    for k, values in enumerate(arrays):
-        hi, lo = outs[2 * k], outs[2 * k + 1]
-        for j, x in zip(idx, values):
-            hi[j], lo[j] = _pair(x)
+    out = []
+    for values in arrays:
+        pairs = [_pair(x) for x in values]
+        out.append((np.array([p[0] for p in pairs], dtype=np.float64).reshape(-1),
+                    np.array([p[1] for p in pairs], dtype=np.float64).reshape(-1)))
+    return out

@@ -71,8 +71,9 @@ def _check_value(got_hi, got_lo, want, scale, what):
                                        mpmath.nstr(err, 5), mpmath.nstr(scale, 5))
 
 
-def _assert_agrees(theta, g, m, v, vmax, t_prev, h, p):
-    """fast_step against exact.step on the same inputs; returns the FastState."""
+def _assert_agrees(theta, g, m, v, vmax, t_prev, h, p, oracle=fast_step):
+    """``oracle`` (fast_step, or another with its signature and numpy results: the torch
+    oracle's tests) against exact.step on the same inputs; returns the FastState."""
     n = np.size(theta)
     zeros = np.zeros(np.shape(theta))
     if h.amsgrad and vmax is None:
@@ -82,7 +83,7 @@ def _assert_agrees(theta, g, m, v, vmax, t_prev, h, p):
     state = State.from_floats(theta, zeros if m is None else m, zeros if v is None else v,
                               t_prev, vmax_e)
     want = exact.step(state, g, h, p)
-    got = fast_step(theta, g, m, v, t_prev, h, p, vmax=vmax)
+    got = oracle(theta, g, m, v, t_prev, h, p, vmax=vmax)
     assert got.t == want.t == t_prev + 1
     assert 0 <= got.fallback <= n
     with mpmath.workprec(320):

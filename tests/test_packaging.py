@@ -29,7 +29,8 @@ def test_namespaced_packages_import(name):
 
 def test_core_imports_without_torch():
     code = ("import sys; sys.modules['torch'] = None; import adamspec, adamspec.reference, "
-            "adamspec.spec, adamspec.conformance, adamspec.adapters, adamspec.cli")
+            "adamspec.spec, adamspec.conformance, adamspec.adapters, adamspec.cli, "
+            "adamspec.reference.fast_torch, adamspec.verify")
     subprocess.run([sys.executable, "-c", code], cwd="/", check=True)
 
 
