@@ -10,6 +10,7 @@ some clauses make are here too (``same_bits``, ``same_up_to_zero_sign``).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from functools import partial
 
@@ -20,7 +21,7 @@ from adamspec.adapters.base import Capabilities, ParamState
 from adamspec.conformance.execute import execute
 from adamspec.conformance.registry import Violation
 from adamspec.reference.bound import Arithmetic, C, Measurement, measure, step_bound
-from adamspec.reference.fast import DD, error_vs, fast_step
+from adamspec.reference.fast import DD, FastState, error_vs, fast_step
 from adamspec.reference.floats import float_format
 from adamspec.reference.hyper import Hyper
 
@@ -74,6 +75,36 @@ def arithmetic_for(caps: Capabilities, storage: str) -> Arithmetic:
     return Arithmetic(compute=caps.compute[storage], scalars=caps.scalars, powers=caps.powers, weight=weight)
 
 
+# A step this large is computed by the torch oracle on a GPU where one is at hand (the same
+# hi/lo bits, tests/test_torch_oracle.py); on a CPU numpy's is the faster (bench/oracle.py).
+LARGE_STEP = 1 << 22
+ORACLE_DEVICE: str | None = None  # None: "cuda" when torch is already imported and sees a GPU
+
+
+def _oracle_device(n: int) -> str | None:
+    if n < LARGE_STEP:
+        return None
+    if ORACLE_DEVICE is not None:
+        return ORACLE_DEVICE
+    torch = sys.modules.get("torch")  # never imported for this: the core stays torch-free
+    return "cuda" if torch is not None and torch.cuda.is_available() else None
+
+
+def oracle_step(th, g, m, v, t_prev, hyper: Hyper, variant, vmax=None):
+    """``fast_step``, or for a large step on a GPU its torch twin, with the pairs back in numpy."""
+    device = _oracle_device(int(np.size(th)))
+    if device is None:
+        return fast_step(th, g, m, v, t_prev, hyper, variant, vmax=vmax)
+    from adamspec.reference.fast_torch import fast_step_torch
+
+    ex = fast_step_torch(th, g, m, v, t_prev, hyper, variant, vmax=vmax, device=device)
+
+    def host(dd):
+        return None if dd is None else DD(dd.hi.cpu().numpy(), dd.lo.cpu().numpy())
+
+    return FastState(host(ex.theta), host(ex.m), host(ex.v), host(ex.vmax), ex.t, ex.fallback)
+
+
 def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamState,
                caps: Capabilities) -> StepJudgement:
     """Compare ``after`` with the exact step from ``before`` within the declared bound."""
@@ -90,7 +121,7 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
     g = np.asarray(grad, dtype=np.float64)
     # The fast oracle: double-double, validated against the mpmath reference in the test
     # suite, with mpmath itself for the elements double-double cannot carry.
-    ex = fast_step(th, g, m, v, t_prev, hyper, caps.variant, vmax=vmax)
+    ex = oracle_step(th, g, m, v, t_prev, hyper, caps.variant, vmax=vmax)
     ex64 = {name: getattr(ex, name).to_float64() for name in ("theta", "m", "v")}
     if hyper.amsgrad:
         ex64["vmax"] = ex.vmax.to_float64()

@@ -19,7 +19,12 @@ torch = pytest.importorskip("torch")
 
 from test_fast_oracle import _assert_agrees, cases  # noqa: E402  (the same checker and cases)
 
-from adamspec.reference import Hyper, Variant  # noqa: E402
+from adamspec.reference import (  # noqa: E402
+    Hyper,
+    Mode,
+    Variant,
+    fast_torch,  # noqa: E402
+)
 from adamspec.reference.fast import DD, FastState, fast_step  # noqa: E402
 from adamspec.reference.fast_torch import _Namespace, fast_step_torch, iter_step  # noqa: E402
 
@@ -201,3 +206,34 @@ def test_importing_the_reference_never_imports_torch():
     code = ("import sys, adamspec.reference, adamspec.reference.fast, adamspec.reference.fast_torch; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_judge_takes_the_torch_oracle_for_a_large_step_with_the_same_verdict(monkeypatch):
+    """judge.oracle_step hands a step of LARGE_STEP elements or more to the torch oracle on the
+    device (CUDA where there is one; forced to the CPU here): the judgement is bit for bit the
+    numpy oracle's."""
+    from adamspec.adapters.base import ParamState
+    from adamspec.adapters.numpy_impl import NumpyAdapter
+    from adamspec.conformance import judge
+
+    rng = np.random.default_rng(3)
+    n = 4096
+    th, g, m = (rng.standard_normal(n) for _ in range(3))
+    v = rng.random(n)
+    h = Hyper(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.1, mode=Mode.ADAMW)
+    before = ParamState(th, m, v, None, 7)
+    after = ParamState(th * (1 - 1e-4) - 1e-3 * np.sign(g), m, v, None, 8)  # wrong: some fail
+    caps = NumpyAdapter("adamw").capabilities
+    numpy_j = judge.judge_step(before, g, h, after, caps)
+    monkeypatch.setattr(judge, "LARGE_STEP", n)
+    monkeypatch.setattr(judge, "ORACLE_DEVICE", "cpu")
+    calls = []
+    real = fast_torch.fast_step_torch
+    monkeypatch.setattr(fast_torch, "fast_step_torch", lambda *a, **k: calls.append(k["device"]) or real(*a, **k))
+    torch_j = judge.judge_step(before, g, h, after, caps)
+    assert calls == ["cpu"]
+    for name in ("theta", "m", "v"):
+        assert np.array_equal(numpy_j.exact_dd[name].hi, torch_j.exact_dd[name].hi)
+        assert np.array_equal(numpy_j.exact_dd[name].lo, torch_j.exact_dd[name].lo)
+        assert np.array_equal(numpy_j.outputs[name].ok, torch_j.outputs[name].ok)
+    assert not numpy_j.ok
