@@ -98,18 +98,18 @@ def lost_update(s: Step, caps) -> bool:
 
 
 def nan_at_lr_zero(s: Step, caps) -> bool:
-    """A step at lr = 0 that stores θ = NaN only where the new moments it stores are m_t = v_t = 0,
-    and leaves every other element of θ bitwise as it was (torch's compiled for-loop step; eager
-    code leaves θ unchanged)."""
+    """A step at lr = 0 that stores θ = NaN only where the v_t it stores is 0, whatever m_t, and
+    leaves every other element of θ bitwise as it was (torch's compiled for-loop step: m_t = −0.5
+    with v_t = 0 gives NaN, v_t = 5e-41 does not; eager code leaves θ unchanged)."""
     if s.hyper.lr != 0.0:
         return False
     th = np.asarray(s.before.theta, dtype=np.float64)
     got = np.asarray(s.after.theta, dtype=np.float64)
     if got.shape != th.shape:
         return False
-    if s.after.m is None or s.after.v is None:
+    if s.after.v is None:
         return False
-    silent = (np.asarray(s.after.m, dtype=np.float64) == 0) & (np.asarray(s.after.v, dtype=np.float64) == 0)
+    silent = np.asarray(s.after.v, dtype=np.float64) == 0
     nan = np.isnan(got)
     kept = (got == th) & (np.signbit(got) == np.signbit(th))  # bitwise for a float64 view of θ
     return bool(nan.any()) and bool(np.all(silent[nan])) and bool(np.all(kept | nan))

@@ -56,10 +56,10 @@ def test_lost_update_rejects_anything_else(after):
     assert not dm.lost_update(_step(after), CAPS)
 
 
-def test_nan_at_lr_zero_fits_nan_only_where_the_new_moments_are_zero():
-    before = ParamState(np.array([1.0, 2.0]), np.array([0.0, 0.5]), np.array([1.0, 0.5]), None, 1)
-    h = _hyper(lr=0.0, beta1=0.0, beta2=0.0)
-    m_t, v_t = np.array([0.0, 1.0]), np.array([0.0, 1.0])  # g = [0, 1] with β = (0, 0)
+def test_nan_at_lr_zero_fits_nan_only_where_the_new_v_is_zero():
+    before = ParamState(np.array([1.0, 2.0]), np.array([0.5, 0.5]), np.array([1.0, 0.5]), None, 1)
+    h = _hyper(lr=0.0, beta1=0.5, beta2=0.0)
+    m_t, v_t = np.array([0.25, 0.75]), np.array([0.0, 1.0])  # g = [0, 1], β = (0.5, 0): m_t ≠ 0 at the NaN
     good = dm.Step(before, np.array([0.0, 1.0]), h, ParamState(np.array([np.nan, 2.0]), m_t, v_t, None, 2), 2)
     assert dm.nan_at_lr_zero(good, CAPS)
     nan_elsewhere = replace(good, after=replace(good.after, theta=np.array([1.0, np.nan])))

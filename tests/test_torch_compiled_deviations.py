@@ -158,3 +158,24 @@ def test_compiled_forloop_step_drops_the_gradient_from_the_moments_of_a_0d_float
     0.5, v = 0.25, g = 2, β = (0.3, 0.5) it stores (θ, m, v) = (0.9998916296, 0.5, 0.125); eager
     (0.9999026712, 1.55, 2.125). The entry's model is dropped_gradient."""
     assert _run(tmp_path, _FORLOOP_0D_FLOAT64) == "[(0.9999026712, 1.55, 2.125), (0.9998916296, 0.5, 0.125)]"
+
+
+_LR0_NAN_WHERE_V_IS_0 = """
+    import torch
+
+    p = torch.nn.Parameter(torch.zeros(4))
+    opt = torch.optim.AdamW([p], lr=0.0, betas=(0.5, 0.5), weight_decay=0.0)
+    p.grad = torch.zeros(4)
+    opt.step()                                        # eager: creates the state
+    opt.state[p]["exp_avg"].copy_(torch.tensor([-1.0, 0.0, 1.0, 0.0]))
+    opt.state[p]["exp_avg_sq"].copy_(torch.tensor([0.0, 0.0, 1e-30, 1e-40]))
+    torch.compile(opt.step)()                         # g = 0: m_t = m/2, v_t = v/2
+    print([str(x) for x in p.tolist()])
+"""
+
+
+def test_compiled_forloop_step_at_lr_0_makes_theta_nan_wherever_v_is_0(tmp_path):
+    """Found by AD-11 on torch.adamw.compiled (bfloat16, m = −1, v = 0) once the lr = 0 entry
+    carried a model: the NaN appears wherever the stored v_t is 0, whatever m_t (here −0.5 and 0),
+    and not where v_t is tiny but positive (5e-31, a float32 subnormal 5e-41); eager leaves θ = 0."""
+    assert _run(tmp_path, _LR0_NAN_WHERE_V_IS_0) == "['nan', 'nan', '0.0', '0.0']"
