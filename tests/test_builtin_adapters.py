@@ -10,7 +10,7 @@ from adamspec.adapters.registry import load_adapter  # noqa: E402
 from adamspec.conformance.runner import run  # noqa: E402
 
 VALIDATION = {"VAL-1 lr=inf", "VAL-2 eps=inf", "VAL-4 weight_decay=inf"}
-FUSED = {"strided parameters", "transposed parameters", "AMS-1"}
+FUSED = {"strided parameters (dense run)", "transposed parameters (memory order)", "AMS-1"}
 
 
 @pytest.mark.parametrize("name", [f"torch.{f}.{p}" for f in ("adam", "adamw")
