@@ -37,6 +37,12 @@ def _compiled_builtin(family, device, path):
     return lambda: TorchCompiledAdapter(family, device, path)
 
 
+def _timm_builtin(path):
+    from adamspec.adapters.timm_adamw import TimmAdamWAdapter
+
+    return lambda: TimmAdamWAdapter(path)
+
+
 # torch.compile(opt.step) paths (adapters/torch_compiled.py): default flags, foreach, tensor lr.
 _COMPILED_PATHS = ("compiled", "compiled-foreach", "compiled-tensor-lr")
 
@@ -50,6 +56,7 @@ BUILTIN = {
        for fam in ("adam", "adamw") for path in ("cuda-forloop", "cuda-foreach", "cuda-fused", "cuda-capturable")},
     **{f"torch.{fam}.cuda-{path}": _compiled_builtin(fam, "cuda", path)
        for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
+    **{f"timm.adamw.{path}": _timm_builtin(path) for path in ("forloop", "foreach")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }

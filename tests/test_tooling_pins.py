@@ -29,3 +29,14 @@ def test_torch_is_pinned_to_one_version_everywhere():
                    if x.strip() and not x.startswith("#")]
     pins.update({f"constraints.txt:{c}": c for c in constraints})
     assert len(pins) >= 4 and set(pins.values()) == {"torch==2.13.0"}, pins
+
+
+def test_timm_is_pinned_to_the_version_its_adapter_was_read_from():
+    """README's set-up, CI and tox install the timm the adapter's capabilities were read from
+    (adapters/timm_adamw.py), without dependencies."""
+    from adamspec.adapters.timm_adamw import TIMM_VERSION
+
+    places = {name: (ROOT / name).read_text(encoding="utf-8") for name in ("README.md", ".ci/run", "tox.ini")}
+    for name, text in places.items():
+        pins = re.findall(r"--no-deps timm==(\S+)", text)
+        assert pins and set(pins) == {TIMM_VERSION}, (name, pins)
