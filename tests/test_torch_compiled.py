@@ -64,6 +64,7 @@ def test_compiled_lr_zero_deviation_is_excused_and_nothing_else(tmp_path):
     assert cx["clause"] == "AD-11" and cx["hyper"]["lr"] == 0.0
 
 
+@pytest.mark.slow  # ~90 s; `adamspec run --adapter torch.adam.compiled` covers it (README timings)
 def test_compiled_adam_l2_conforms_at_ci(tmp_path):
     """Adam and coupled L2 (the L2 clauses, the one-step agreement and the first step)."""
     clauses = ["AD-1", "AD-7", *sorted({p.clause for p in select() if p.clause.startswith("L2-")})]
