@@ -25,8 +25,14 @@ class Capabilities:
     modes: frozenset[str]
     dtypes: frozenset[str]
     compute: Mapping[str, str]  # storage dtype -> compute format of each operation
+    # storage dtype -> the dtype m, v and vmax are stored in, where it is not the parameter's
+    # (SPEC DT-1): e.g. float32 moments for bfloat16 parameters (bitsandbytes' 32-bit state).
+    state_dtype: Mapping[str, str] = field(default_factory=dict)
     devices: frozenset[str] = frozenset({"cpu"})
     scalars: str = "float64"  # format hyperparameters and derived scalars are held in
+    # storage dtype -> scalars format, where it is not ``scalars`` (SPEC DT-4): a library that casts
+    # its hyperparameters to the parameters' dtype (optax's inject_hyperparams) holds them in each.
+    scalars_by_storage: Mapping[str, str] = field(default_factory=dict)
     powers: str = "pow"  # how β^t is formed: "pow" or "product"
     # Where the moments' weight 1 − β₁ is held (DT-4): "scalars" like the other derived
     # scalars, or "storage": cast to the moments' storage dtype before it multiplies g − m
@@ -43,12 +49,26 @@ class Capabilities:
     def __post_init__(self):
         if self.moment_weight not in ("scalars", "storage"):
             raise ValueError(f"moment_weight must be 'scalars' or 'storage', got {self.moment_weight!r}")
+        for name in ("state_dtype", "scalars_by_storage"):
+            unknown = sorted(set(getattr(self, name)) - set(self.dtypes))
+            if unknown:
+                raise ValueError(f"{name} names storage dtypes the record does not support: {unknown}")
+
+    def scalars_for(self, storage: str) -> str:
+        """The format hyperparameters and derived scalars are held in for ``storage`` (DT-4)."""
+        return self.scalars_by_storage.get(storage, self.scalars)
+
+    def state_dtype_for(self, storage: str) -> str:
+        """The dtype the state of a ``storage`` parameter is stored in (SPEC DT-1)."""
+        return self.state_dtype.get(storage, storage)
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
         for k in ("modes", "dtypes", "devices"):
             d[k] = sorted(d[k])
         d["compute"] = dict(self.compute)
+        d["state_dtype"] = dict(self.state_dtype)
+        d["scalars_by_storage"] = dict(self.scalars_by_storage)
         d["variant"] = self.variant.departures() or "canonical"
         return d
 

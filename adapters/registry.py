@@ -43,6 +43,18 @@ def _timm_builtin(path):
     return lambda: TimmAdamWAdapter(path)
 
 
+def _bitsandbytes_builtin(family, bits):
+    from adamspec.adapters.bitsandbytes_adam import BitsAndBytesAdapter
+
+    return lambda: BitsAndBytesAdapter(family, bits)
+
+
+def _optax_builtin(family):
+    from adamspec.adapters.optax_adam import OptaxAdapter
+
+    return lambda: OptaxAdapter(family)
+
+
 # torch.compile(opt.step) paths (adapters/torch_compiled.py): default flags, foreach, tensor lr.
 _COMPILED_PATHS = ("compiled", "compiled-foreach", "compiled-tensor-lr")
 
@@ -57,6 +69,8 @@ BUILTIN = {
     **{f"torch.{fam}.cuda-{path}": _compiled_builtin(fam, "cuda", path)
        for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
     **{f"timm.adamw.{path}": _timm_builtin(path) for path in ("forloop", "foreach")},
+    **{f"bitsandbytes.{fam}.32bit": _bitsandbytes_builtin(fam, "32bit") for fam in ("adam", "adamw")},
+    **{f"optax.{fam}": _optax_builtin(fam) for fam in ("adam", "adamw")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }
@@ -166,7 +180,11 @@ def with_dtypes(adapter, dtypes):
     if unknown or not dtypes:
         raise UsageError(f"--dtypes {' '.join(dtypes)}: {adapter.capabilities.name} supports "
                          f"{', '.join(sorted(have))}" + (f", not {', '.join(unknown)}" if unknown else ""))
-    adapter.capabilities = replace(adapter.capabilities, dtypes=frozenset(dtypes))
+    caps = adapter.capabilities
+    adapter.capabilities = replace(
+        caps, dtypes=frozenset(dtypes),
+        state_dtype={k: v for k, v in caps.state_dtype.items() if k in dtypes},
+        scalars_by_storage={k: v for k, v in caps.scalars_by_storage.items() if k in dtypes})
     return adapter
 
 

@@ -138,18 +138,38 @@ class TorchAdamSession:
             layouts = group.layouts or ("contiguous",) * len(group.params)
             ps = [torch.nn.Parameter(_laid_out(torch, a, lay, device)) for a, lay in zip(group.params, layouts)]
             self.params += ps
-            param_groups.append({
-                "params": ps, "lr": h.lr, "betas": (h.beta1, h.beta2), "eps": h.eps,
-                "weight_decay": h.weight_decay, "amsgrad": h.amsgrad, "maximize": h.maximize,
-            })
+            param_groups.append({"params": ps, **self.group_settings(h)})
         self.dtypes = [a.dtype for g in groups for a in g.params]
         self.opt = cls(param_groups, **path_kwargs)
-        # The count lives where torch puts it: on the device for fused and capturable paths,
-        # else on the CPU (Adam._init_group), in float32.
-        on_device = path_kwargs.get("fused") or path_kwargs.get("capturable")
+        self.inject(states)
+        self._grads, self._ptrs = [], []
+
+    # --- what a library with torch's constructor but its own state keys overrides ------------
+
+    def group_settings(self, h: Hyper) -> dict:
+        """A param group's hyperparameters under torch's keys."""
+        return {"lr": h.lr, "betas": (h.beta1, h.beta2), "eps": h.eps, "weight_decay": h.weight_decay,
+                "amsgrad": h.amsgrad, "maximize": h.maximize}
+
+    def inject(self, states) -> None:
+        """Injected state under torch's keys. The count lives where torch puts it: on the device
+        for fused and capturable paths, else on the CPU (Adam._init_group), in float32."""
+        torch, device = self._torch, self.device
+        on_device = self._path_kwargs.get("fused") or self._path_kwargs.get("capturable")
         inject_state(torch, self.opt, self.params, states, lambda a: _to_torch(torch, a, device),
                      device if on_device else "cpu")
-        self._grads, self._ptrs = [], []
+
+    def state_of(self, st: dict) -> tuple:
+        """(m, v, vmax, step) of one parameter's state entry, tensors or None, under torch's keys."""
+        return st.get("exp_avg"), st.get("exp_avg_sq"), st.get("max_exp_avg_sq"), st.get("step")
+
+    def resume_defaults(self, first: dict) -> dict:
+        """The constructor defaults a resumed optimizer is built with: UNLIKE_DEFAULTS, amsgrad and
+        maximize flipped from the first saved group's, a tensor lr kept a tensor."""
+        defaults = {**UNLIKE_DEFAULTS, "amsgrad": not first["amsgrad"], "maximize": not first["maximize"]}
+        if hasattr(first["lr"], "fill_"):
+            defaults["lr"] = self._torch.tensor(defaults["lr"], device=first["lr"].device)
+        return defaults
 
     def _tensor(self, a):
         return _to_torch(self._torch, a, self.device)
@@ -179,11 +199,7 @@ class TorchAdamSession:
         for g in self.opt.param_groups:
             groups.append({"params": params[i:i + len(g["params"])]})
             i += len(g["params"])
-        first = self.opt.param_groups[0]
-        defaults = {**UNLIKE_DEFAULTS, "amsgrad": not first["amsgrad"], "maximize": not first["maximize"]}
-        if hasattr(first["lr"], "fill_"):  # a tensor lr stays a tensor
-            defaults["lr"] = torch.tensor(defaults["lr"], device=first["lr"].device)
-        opt = self._cls(groups, **defaults, **self._path_kwargs)
+        opt = self._cls(groups, **self.resume_defaults(self.opt.param_groups[0]), **self._path_kwargs)
         opt.load_state_dict(saved)
         self.opt, self.params = opt, params
 
@@ -220,11 +236,9 @@ class TorchAdamSession:
             if not st:
                 out.append(ParamState(_to_numpy(p, dt)))
                 continue
-            vmax = st.get("max_exp_avg_sq")
-            step = st.get("step")
+            m, v, vmax, step = self.state_of(st)
             out.append(ParamState(
-                _to_numpy(p, dt), _state_numpy(st.get("exp_avg")), _state_numpy(st.get("exp_avg_sq")),
-                None if vmax is None else _state_numpy(vmax),
+                _to_numpy(p, dt), _state_numpy(m), _state_numpy(v), None if vmax is None else _state_numpy(vmax),
                 None if step is None else int(step.item() if hasattr(step, "item") else step),
             ))
         return out

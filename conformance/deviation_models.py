@@ -99,8 +99,9 @@ def lost_update(s: Step, caps) -> bool:
 
 def nan_at_lr_zero(s: Step, caps) -> bool:
     """A step at lr = 0 that stores θ = NaN only where the v_t it stores is 0, whatever m_t, and
-    leaves every other element of θ bitwise as it was (torch's compiled for-loop step: m_t = −0.5
-    with v_t = 0 gives NaN, v_t = 5e-41 does not; eager code leaves θ unchanged)."""
+    leaves every other element of θ as it was, up to the sign of a zero (θ − 0·u turns −0 into +0,
+    eagerly too) (torch's compiled for-loop step: m_t = −0.5 with v_t = 0 gives NaN, v_t = 5e-41
+    does not; eager code leaves θ unchanged)."""
     if s.hyper.lr != 0.0:
         return False
     th = np.asarray(s.before.theta, dtype=np.float64)
@@ -110,8 +111,8 @@ def nan_at_lr_zero(s: Step, caps) -> bool:
     if s.after.v is None:
         return False
     silent = np.asarray(s.after.v, dtype=np.float64) == 0
-    nan = np.isnan(got)
-    kept = (got == th) & (np.signbit(got) == np.signbit(th))  # bitwise for a float64 view of θ
+    nan = np.isnan(got) & ~np.isnan(th)
+    kept = (got == th) | (np.isnan(th) & np.isnan(got))  # ±0 compare equal
     return bool(nan.any()) and bool(np.all(silent[nan])) and bool(np.all(kept | nan))
 
 
@@ -130,6 +131,16 @@ def _tolerance(caps, storage: str, predicted, scale, spec_bound) -> float:
     # the store: half an ulp is at most u·|x| for a normal x, half the smallest subnormal below
     store = fmt.unit_roundoff * abs(float(predicted)) + 2.0 ** (fmt.emin - fmt.precision)
     return max(float(spec_bound), _ROUNDINGS * u * float(scale) + store)
+
+
+def _close(got: float, want, tol: float) -> bool:
+    """``got`` within ``tol`` of the exact prediction, or of the same IEEE class where the
+    prediction is not finite (0/0 from a stored m = v = 0 with ε = 0 predicts NaN)."""
+    if mpmath.isnan(want):
+        return bool(np.isnan(got))
+    if mpmath.isinf(want):
+        return float(got) == float(want)
+    return bool(abs(got - want) <= tol)
 
 
 def _from_stored_moments(s: Step, caps, m_of, v_of=None) -> bool:
@@ -163,12 +174,12 @@ def _from_stored_moments(s: Step, caps, m_of, v_of=None) -> bool:
             scales = {"m": abs(mpf(m0[i])) + abs(ge), "v": abs(mpf(v0[i])) + ge * ge}
             scales["vmax"] = scales["v"] + abs(mpf(vmax0[i]))
             for name, value in predicted.items():
-                if not abs(got[name][i] - value) <= _tolerance(caps, storage, value, scales[name], bound[name][i]):
+                if not _close(got[name][i], value, _tolerance(caps, storage, value, scales[name], bound[name][i])):
                     return False
             u = steps.normalised_update(mpf(got["m"][i]), mpf(denom[i]), bc1, bc2, h, variant)
             theta = steps.apply_update(mpf(th[i]), u, h, variant)
             scale = abs(mpf(th[i])) + abs(steps.learning_rate(h, variant) * u)
-            if not abs(got["theta"][i] - theta) <= _tolerance(caps, storage, theta, scale, bound["theta"][i]):
+            if not _close(got["theta"][i], theta, _tolerance(caps, storage, theta, scale, bound["theta"][i])):
                 return False
     return True
 
@@ -247,6 +258,27 @@ def dense_run(s: Step, caps) -> bool:
     return bool(ok["theta"][shown].all()) and all(bool(ok[name][known].all()) for name in ok if name != "theta")
 
 
+def decay_evaluated_at_zero(s: Step, caps) -> bool:
+    """At λ = 0 the decay is still evaluated, as g + 0·θ (coupled) or u + 0·θ (decoupled), in a
+    program of its own (optax: add_decayed_weights with λ held as an array, each mode a separately
+    jitted XLA graph). So every step is the spec's step within its bound (the modes agree to the
+    bound, not bitwise: AD-13), except that at a non-finite θ the outputs the decay term reaches
+    are NaN: θ_t, and under coupled L2 m_t and v_t (and vmax_t)."""
+    j = judge_step(s.before, s.grad, s.hyper, s.after, caps)
+    odd = ~np.isfinite(np.asarray(s.before.theta, dtype=np.float64))
+    if s.hyper.weight_decay != 0.0 or s.hyper.mode is Mode.ADAM:
+        odd = np.zeros_like(odd)
+    reached = {"theta"} | ({"m", "v", "vmax"} if s.hyper.mode is Mode.ADAM_L2 else set())
+    for name, m in j.outputs.items():
+        ok = np.asarray(m.ok, bool)
+        if name in reached:
+            if not (ok[~odd].all() and np.isnan(np.asarray(j.got[name])[odd]).all()):
+                return False
+        elif not ok.all():
+            return False
+    return True
+
+
 MODELS: dict[str, Callable[[Step, object], bool]] = {
     "lost_update": lost_update,
     "nan_at_lr_zero": nan_at_lr_zero,
@@ -254,6 +286,7 @@ MODELS: dict[str, Callable[[Step, object], bool]] = {
     "dropped_gradient": dropped_gradient,
     "memory_order": memory_order,
     "dense_run": dense_run,
+    "decay_evaluated_at_zero": decay_evaluated_at_zero,
 }
 
 

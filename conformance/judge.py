@@ -72,7 +72,8 @@ def _worst(arrays) -> float:
 def arithmetic_for(caps: Capabilities, storage: str) -> Arithmetic:
     """The arithmetic an adapter declares for a storage dtype (SPEC DT-2, DT-4)."""
     weight = storage if caps.moment_weight == "storage" else None
-    return Arithmetic(compute=caps.compute[storage], scalars=caps.scalars, powers=caps.powers, weight=weight)
+    return Arithmetic(compute=caps.compute[storage], scalars=caps.scalars_for(storage), powers=caps.powers,
+                      weight=weight)
 
 
 # A step this large is computed by the torch oracle on a GPU where one is at hand (the same
@@ -125,8 +126,9 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
     ex64 = {name: getattr(ex, name).to_float64() for name in ("theta", "m", "v")}
     if hyper.amsgrad:
         ex64["vmax"] = ex.vmax.to_float64()
+    state_storage = caps.state_dtype_for(storage)
     bound = step_bound(th, g, m, v, t_prev, hyper, arithmetic_for(caps, storage), storage, ex64,
-                       caps.variant, vmax=vmax)
+                       caps.variant, vmax=vmax, state_storage=state_storage)
     outputs, bounds, gots, dds = {}, {}, {}, {}
     for name in ex64:
         got = getattr(after, name)
@@ -137,8 +139,8 @@ def judge_step(before: ParamState, grad: np.ndarray, hyper: Hyper, after: ParamS
             got64 = np.full(th.shape, np.nan)  # shape violations are reported by the property
         with np.errstate(invalid="ignore", over="ignore"):
             err = error_vs(got64, getattr(ex, name))
-        outputs[name] = measure(got64, ex64[name], err, getattr(bound, name), storage,
-                                bound.outside_model)
+        outputs[name] = measure(got64, ex64[name], err, getattr(bound, name),
+                                storage if name == "theta" else state_storage, bound.outside_model)
         bounds[name], gots[name], dds[name] = getattr(bound, name), got64, getattr(ex, name)
     return StepJudgement(outputs, ex64, bounds, gots, dds)
 

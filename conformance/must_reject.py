@@ -1,4 +1,4 @@
-"""Hyperparameters a conforming implementation must reject at construction (SPEC VAL-1…VAL-5).
+"""Hyperparameters a conforming implementation must reject at construction (SPEC VAL-1…VAL-6).
 
 Data, not code: each row is one bad value in spec vocabulary, the clause it violates, and the
 words of which a clear error message names at least one (the hyperparameter or its value).
@@ -20,9 +20,9 @@ class MustReject:
     words: tuple[str, ...]
 
     @property
-    def setting(self) -> tuple[str, float]:
+    def setting(self) -> tuple[str, float | bool]:
         key, value = self.name.split("=")
-        return key, float(value)
+        return key, value == "True" if value in ("True", "False") else float(value)
 
     def kwargs(self) -> dict:
         """The keyword arguments of an adapter's ``construct`` hook (torch's spelling: ``betas``)."""
@@ -48,4 +48,15 @@ MUST_REJECT: tuple[MustReject, ...] = (
     *_rows("VAL-3", "beta2", (1.0, 1.5, math.inf), ("beta",), value_names_it=False),
     *_rows("VAL-4", "weight_decay", (-0.01, math.nan, math.inf), _WD),
 )
-MUST_REJECT_BY_NAME = {r.name: r for r in MUST_REJECT}
+# VAL-6: a flag the capability record says the implementation lacks; asked only of such records.
+OPTIONS_NOT_IMPLEMENTED: tuple[MustReject, ...] = (
+    MustReject("VAL-6", "amsgrad=True", ("amsgrad",)),
+    MustReject("VAL-6", "maximize=True", ("maximize",)),
+)
+MUST_REJECT_BY_NAME = {r.name: r for r in (*MUST_REJECT, *OPTIONS_NOT_IMPLEMENTED)}
+
+
+def must_reject_for(caps) -> list[MustReject]:
+    """The rows a record is asked: every value row, and the VAL-6 row of each flag it lacks."""
+    lacks = {"amsgrad": not caps.amsgrad, "maximize": not caps.maximize}
+    return [*MUST_REJECT, *(r for r in OPTIONS_NOT_IMPLEMENTED if lacks[r.setting[0]])]

@@ -119,17 +119,19 @@ def theta_values(dtype: str, h: Hyper):
 
 
 @st.composite
-def single_step_cases(draw, caps: Capabilities, shapes=None, injected=True, **hyper_kw):
-    """One parameter, one step, from an injected (or fresh) state."""
+def single_step_cases(draw, caps: Capabilities, shapes=None, injected=True, layouts=("contiguous",), **hyper_kw):
+    """One parameter, one step, from an injected (or fresh) state, in one of ``layouts``
+    ("transposed" only where the shape is 2-d)."""
     dtype = draw(dtypes(caps))
     h = draw(hypers(caps, **hyper_kw))
     shape = draw(st.sampled_from(shapes or SMALL_SHAPES))
+    layout = draw(st.sampled_from([lay for lay in layouts if lay != "transposed" or len(shape) == 2]))
     t_prev = draw(steps_before(caps)) if injected and caps.state_injection else 0
     theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
     g = draw(arrays(dtype, shape, elements(dtype)))
     st_ = draw(param_state(dtype, shape, h, t_prev))
     state = None if st_ is None else ParamState(theta, st_.m, st_.v, st_.vmax, st_.step)
-    return Case((GroupCase(h, (ParamCase(theta, "contiguous", state),)),), ((g,),))
+    return Case((GroupCase(h, (ParamCase(theta, layout, state),)),), ((g,),))
 
 
 def _l2_square_in_range(theta, dtype: str, weight_decay: float):

@@ -124,15 +124,17 @@ def _quotient_error(x, ex, y, ey):
 
 def step_bound(
     theta, grad, m, v, t_prev: int, hyper: Hyper, arith: Arithmetic, storage,
-    exact_out: dict, variant: Variant = CANONICAL, vmax=None,
+    exact_out: dict, variant: Variant = CANONICAL, vmax=None, state_storage=None,
 ) -> StepBound:
     """B for one step from (θ, g, m, v, vmax, t_prev), given the exact outputs in binary64.
 
     ``exact_out`` holds the exact θ, m, v (and vmax) after the step rounded to binary64;
-    only the final storage rounding uses them.
+    only the final storage rounding uses them. ``state_storage``: the format m, v and vmax
+    are stored in where it is not θ's (SPEC DT-1).
     """
     require_handled(__name__, HANDLED, variant)
     storage = float_format(storage)
+    state_storage = storage if state_storage is None else float_format(state_storage)
     u = arith.compute.unit_roundoff
     us = arith.scalars.unit_roundoff
     # Relative perturbation of each hyperparameter as held: none when held in binary64,
@@ -313,7 +315,8 @@ def step_bound(
         # computed value may lie up to e beyond the exact one, in a binade with twice
         # the spacing, so the half-ulp is taken at |exact| + e.
         def stored(e, name):
-            return e + _half_ulp(np.abs(exact_out[name]) + e, storage)
+            fmt = storage if name == "theta" else state_storage
+            return e + _half_ulp(np.abs(exact_out[name]) + e, fmt)
 
         e_th, e_m, e_v = stored(e_th, "theta"), stored(e_m, "m"), stored(e_v, "v")
         if hyper.amsgrad:

@@ -84,6 +84,49 @@ def test_dropped_gradient_fits_what_compiled_torch_stored():
     assert not dm.dropped_gradient(_step(replace(after, v=np.float64(0.25)), h), caps)
 
 
+def test_dropped_gradient_fits_the_nan_of_0_over_0_at_eps_0():
+    """Found by scale_invariance at `default` on torch.adamw.compiled: fresh 0-d float64, g = −1,
+    β = (0, 0), ε = 0: the dropped moments stay 0, and θ from them is 0/0 = NaN (plain torch stores
+    exactly that). The model once compared |NaN − NaN| ≤ tol, which is false, and did not fit."""
+    h = _hyper(lr=1e-4, beta1=0.0, beta2=0.0, eps=0.0)
+    fresh = ParamState(np.float64(0.0))
+    stored = ParamState(np.float64(np.nan), np.float64(0.0), np.float64(0.0), None, 1)
+    assert dm.dropped_gradient(dm.Step(fresh, np.float64(-1.0), h, stored, 1), CAPS)
+    # θ kept at 0 is not what those moments give
+    assert not dm.dropped_gradient(dm.Step(fresh, np.float64(-1.0), h, replace(stored, theta=np.float64(0.0)), 1),
+                                   CAPS)
+
+
+def test_nan_at_lr_zero_lets_a_zero_change_sign_as_eager_code_does():
+    """Found by lr_zero at `default` on torch.adamw.compiled: θ = [0, −0, 0], g = [0, −1, 0] in
+    float16, lr = 0: NaN where v_t = 0, and −0 − 0·u = +0 beside them."""
+    h = _hyper(lr=0.0, beta1=0.0, beta2=0.0)
+    before = ParamState(np.array([0.0, -0.0, 0.0], np.float16))
+    after = ParamState(np.array([np.nan, 0.0, np.nan], np.float16), np.array([0.0, -1.0, 0.0], np.float16),
+                       np.array([0.0, 1.0, 0.0], np.float16), None, 1)
+    assert dm.nan_at_lr_zero(dm.Step(before, np.array([0.0, -1.0, 0.0], np.float16), h, after, 1), CAPS)
+    moved = replace(after, theta=np.array([np.nan, 1e-3, np.nan], np.float16))
+    assert not dm.nan_at_lr_zero(dm.Step(before, np.array([0.0, -1.0, 0.0], np.float16), h, moved, 1), CAPS)
+
+
+def test_decay_evaluated_at_zero_fits_nan_where_theta_is_not_finite_and_the_step_elsewhere():
+    h = _hyper(mode=Mode.ADAM_L2, weight_decay=0.0)
+    theta = np.array([np.inf, 1.0])
+    before = ParamState(theta, np.array([0.5, 0.5]), np.array([0.25, 0.25]), None, 3)
+    right = _exact(1.0, 2.0, 0.5, 0.25, 3, h)
+    nan = np.float64(np.nan)
+    after = ParamState(np.array([nan, right["theta"]]), np.array([nan, right["m"]]), np.array([nan, right["v"]]),
+                       None, 4)
+    step = dm.Step(before, np.array([2.0, 2.0]), h, after, 4)
+    assert dm.decay_evaluated_at_zero(step, CAPS)
+    # a finite element off the step, or the decay's NaN at λ > 0, or m finite but θ not: no fit
+    wrong = replace(after, m=np.array([nan, right["m"] * 1.01]))
+    assert not dm.decay_evaluated_at_zero(replace(step, after=wrong), CAPS)
+    assert not dm.decay_evaluated_at_zero(replace(step, hyper=replace(h, weight_decay=0.01)), CAPS)
+    assert not dm.decay_evaluated_at_zero(replace(step, after=replace(after, theta=np.array([1.0, right["theta"]]))),
+                                          CAPS)
+
+
 def test_mirrored_lerp_fits_the_mirrored_m_and_the_theta_it_implies():
     h = _hyper()
     m_mirrored = 0.5 - 0.3 * (2.0 - 0.5)  # 0.05 (the canonical m is 1.55)

@@ -23,8 +23,11 @@ def gradient_untouched(adapter, case, collector):
                                          clause="MUT-1"))
 
 
-@prop("in_place", ["MUT-2"], "The parameter is updated in place",
-      strategy=lambda caps: S.single_step_cases(caps, shapes=[(3,), (2, 3)]))
+# Strided and transposed parameters too: a kernel that needs contiguous memory and replaces the
+# parameter's data with a contiguous copy keeps the values right and detaches every other view.
+@prop("in_place", ["MUT-2"], "The parameter is updated in place, keeping its storage and strides",
+      strategy=lambda caps: S.single_step_cases(caps, shapes=[(3,), (2, 3)],
+                                                layouts=("contiguous", "strided", "transposed")))
 def in_place(adapter, case, collector):
     trace = execute(adapter, case)
     if trace.in_place is None:
@@ -32,7 +35,8 @@ def in_place(adapter, case, collector):
     for k, flags in enumerate(trace.in_place):
         for i, ok in enumerate(flags):
             if not ok:
-                collector.fail(Violation(f"parameter {i} was replaced, not updated in place, at step {k + 1}",
+                collector.fail(Violation(f"parameter {i} ({case.params[i].layout}) was replaced, not updated in "
+                                         f"place, at step {k + 1}",
                                          case, i, None, clause="MUT-2"))
 
 

@@ -50,11 +50,18 @@ def _with_non_finite(draw, caps):
 
 
 def _non_finite_explicit(caps) -> list[Case]:
-    """NaN in g, and (with AMSGrad) NaN in v: the maximum must carry it (AMS-1, NF-1, NF-2)."""
+    """NaN in g, and (with AMSGrad) NaN in v: the maximum must carry it (AMS-1, NF-1, NF-2); and
+    in every mode at λ = 0 an infinite or NaN θ, which a decay evaluated as g + 0·θ or θ − α·0·θ
+    turns into NaN where the decay must be an identity (AD-13, NF-2)."""
     dtype = "float32" if "float32" in caps.dtypes else sorted(caps.dtypes)[0]
     dt = S.float_format(dtype).dtype
     mode = sorted(caps.modes)[-1]
     out = []
+    for each in sorted(caps.modes):
+        h = Hyper(lr=1e-3, weight_decay=0.0, mode=each)
+        theta = np.array([np.inf, -np.inf, np.nan, 1.0], dt)
+        out.append(Case((GroupCase(h, (ParamCase(theta),)),), ((np.array([0.5, -0.5, 1.0, 2.0], dt),),),
+                        note=f"explicit: non-finite θ at λ = 0, mode {each}"))
     for amsgrad in ([False, True] if caps.amsgrad else [False]):
         h = Hyper(lr=1e-3, weight_decay=0.01 if mode != "adam" else 0.0, mode=mode, amsgrad=amsgrad)
         theta = np.array([1.0, -2.0, 0.5, 3.0], dt)

@@ -1,20 +1,21 @@
-"""Hyperparameter validation (VAL-1 … VAL-5): every row of the must-reject table
-(``conformance/must_reject.py``) is run on its own, through the adapter's ``construct`` hook."""
+"""Hyperparameter validation (VAL-1 … VAL-6): every row of the must-reject table
+(``conformance/must_reject.py``) is run on its own, through the adapter's ``construct`` hook, with
+a VAL-6 row for each flag the capability record says the implementation lacks."""
 
 from __future__ import annotations
 
 from adamspec.adapters.base import Constructs, NotApplicable
 from adamspec.conformance.cases import Case
-from adamspec.conformance.must_reject import MUST_REJECT, MUST_REJECT_BY_NAME
+from adamspec.conformance.must_reject import MUST_REJECT_BY_NAME, must_reject_for
 from adamspec.conformance.registry import Row, Violation, prop
 
 
 def _must_reject_rows(caps) -> list[Row]:
-    return [Row(r.name, Case((), (), args={"must_reject": r.name})) for r in MUST_REJECT]
+    return [Row(r.name, Case((), (), args={"must_reject": r.name})) for r in must_reject_for(caps)]
 
 
-@prop("validation", ["VAL-1", "VAL-2", "VAL-3", "VAL-4", "VAL-5"],
-      "Bad hyperparameters raise a clear error at construction (every row of a must-reject table)",
+@prop("validation", ["VAL-1", "VAL-2", "VAL-3", "VAL-4", "VAL-5", "VAL-6"],
+      "Bad hyperparameters, and flags it lacks, raise a clear error at construction (a must-reject table)",
       rows=_must_reject_rows)
 def validation(adapter, case, collector):
     if not isinstance(adapter, Constructs):
