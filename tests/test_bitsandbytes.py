@@ -5,12 +5,9 @@ behaviour, so it fails once bitsandbytes changes: then drop the matching known-d
 README row, or change the declaration."""
 
 import importlib.util
-import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
+from third_party import Repros, ci_report, excused_labels
 
 pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
 if importlib.util.find_spec("bitsandbytes") is None:
@@ -18,29 +15,17 @@ if importlib.util.find_spec("bitsandbytes") is None:
                 allow_module_level=True)
 
 
-_REPROS: dict[str, str] = {}  # test name -> its plain-bitsandbytes code, which prints one line
-
-
-def repro(code: str):
-    def register(test):
-        _REPROS[test.__name__] = textwrap.dedent(code)
-        return test
-    return register
+repros = Repros()
 
 
 @pytest.fixture(scope="module")
 def plain() -> dict[str, str]:
-    """Every reproduction run in one fresh interpreter with only torch and bitsandbytes imported
-    (importing bitsandbytes takes seconds), each in its own function: name -> its printed line."""
-    body = ["import torch, bitsandbytes as bnb"]
-    for name, code in _REPROS.items():
-        body += [f"def {name}():", textwrap.indent(code, "    "), f"print({name!r}, end=' ')", f"{name}()"]
-    out = subprocess.run([sys.executable, "-c", "\n".join(body)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    """Every reproduction in one fresh interpreter with only torch and bitsandbytes imported
+    (importing bitsandbytes takes seconds): test name -> its printed line."""
+    return repros.run("import torch, bitsandbytes as bnb")
 
 
-@repro("""
+@repros.of("""
         def run(cls):
             p = torch.nn.Parameter(torch.tensor([-0.5, 0.25, 2.0]))
             opt = cls([p], lr=0.1, weight_decay=0.5)
@@ -58,7 +43,7 @@ def test_adam_weight_decay_is_decoupled_as_adamw(plain):
     assert plain["test_adam_weight_decay_is_decoupled_as_adamw"] == "True True True"
 
 
-@repro("""
+@repros.of("""
         def run(cls, amsgrad):
             p = torch.nn.Parameter(torch.tensor([1.0, -1.0]))
             opt = cls([p], lr=0.1, amsgrad=amsgrad)
@@ -76,7 +61,7 @@ def test_amsgrad_true_is_accepted_and_ignored(plain):
     assert plain["test_amsgrad_true_is_accepted_and_ignored"] == "True ['state1', 'state2', 'step'] False"
 
 
-@repro("""
+@repros.of("""
         buf = torch.zeros(6)
         p = torch.nn.Parameter(buf[::2])
         ptr = p.data_ptr()
@@ -89,7 +74,7 @@ def test_a_strided_parameter_is_given_new_storage(plain):
     assert plain["test_a_strided_parameter_is_given_new_storage"] == "False True True True"
 
 
-@repro("""
+@repros.of("""
         def accepted(**kw):
             try:
                 bnb.optim.AdamW([torch.nn.Parameter(torch.zeros(2))], **kw)
@@ -112,14 +97,8 @@ _EXCUSED = {"VAL-1 lr=inf", "VAL-2 eps=inf", "VAL-4 weight_decay=inf", "VAL-6 am
 
 @pytest.mark.parametrize("family", ["adam", "adamw"])
 def test_bitsandbytes_conforms_at_ci_with_exactly_its_known_deviations(family, tmp_path):
-    out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", f"bitsandbytes.{family}.32bit",
-                           "--profile", "ci", "--format", "json", "-o", str(out), "-q"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = json.loads(out.read_text())
-    assert doc["verdict"] == "conformant" and not doc.get("warnings")
-    excused = {x["label"] for p in doc["properties"] for x in p["excused"]}
+    doc = ci_report(f"bitsandbytes.{family}.32bit", tmp_path)
+    excused = excused_labels(doc)
     # MUT-2: whichever non-contiguous layouts the draw reached, each excused by its own entry
     assert _EXCUSED <= excused <= _EXCUSED | {"MUT-2 strided", "MUT-2 transposed"}
     assert excused & {"MUT-2 strided", "MUT-2 transposed"}

@@ -4,37 +4,22 @@ interpreter with x64 on as the adapter has it. Each reproduction asserts today's
 fails once optax changes: then drop the matching known-deviation entry and README row."""
 
 import importlib.util
-import json
-import subprocess
-import sys
-import textwrap
 
 import pytest
+from third_party import Repros, ci_report, excused_labels
 
 if importlib.util.find_spec("optax") is None or importlib.util.find_spec("jax") is None:
     pytest.skip("optax is not installed: pip install -c constraints.txt 'adamspec[optax]'", allow_module_level=True)
 
-_REPROS: dict[str, str] = {}  # test name -> its plain-optax code, which prints one line
-
-
-def repro(code: str):
-    def register(test):
-        _REPROS[test.__name__] = textwrap.dedent(code)
-        return test
-    return register
+repros = Repros()
 
 
 @pytest.fixture(scope="module")
 def plain() -> dict[str, str]:
-    body = ["import jax, jax.numpy as jnp, numpy as np, optax", "jax.config.update('jax_enable_x64', True)"]
-    for name, code in _REPROS.items():
-        body += [f"def {name}():", textwrap.indent(code, "    "), f"print({name!r}, end=' ')", f"{name}()"]
-    out = subprocess.run([sys.executable, "-c", "\n".join(body)], capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return dict(line.split(" ", 1) for line in out.stdout.strip().splitlines())
+    return repros.run("import jax, jax.numpy as jnp, numpy as np, optax", "jax.config.update('jax_enable_x64', True)")
 
 
-@repro("""
+@repros.of("""
     p = [jnp.ones(2, jnp.float32)]
     built = []
     for make in (lambda: optax.adam(learning_rate=-1.0), lambda: optax.adam(1e-3, eps=float("nan")),
@@ -51,7 +36,7 @@ def test_no_hyperparameter_is_validated(plain):
     assert plain["test_no_hyperparameter_is_validated"] == "[True, True, True, True, True]"
 
 
-@repro("""
+@repros.of("""
     def l2(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=0.0):
         return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(learning_rate, b1, b2, eps))
     p = [jnp.array([jnp.inf, 1.0], jnp.float32)]
@@ -70,7 +55,7 @@ def test_a_zero_decay_held_as_an_array_makes_an_infinite_theta_a_nan_gradient(pl
         "[0.10000000149011612, 0.10000000149011612] [nan, 0.10000002384185791]"
 
 
-@repro("""
+@repros.of("""
     def l2(learning_rate, b1, b2, eps, weight_decay):
         return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(learning_rate, b1, b2, eps))
     hp = dict(learning_rate=1e-4, b1=0.0, b2=0.9, eps=1e-30)
@@ -95,7 +80,7 @@ def test_the_jitted_l2_composition_at_zero_decay_is_not_bitwise_adam(plain):
     assert plain["test_the_jitted_l2_composition_at_zero_decay_is_not_bitwise_adam"] == "True False True"
 
 
-@repro("""
+@repros.of("""
     p = [jnp.zeros(2, jnp.bfloat16)]
     opt = optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
     s = opt.init(p)
@@ -115,14 +100,8 @@ _EXCUSED = {"adam": {"VAL-1", "VAL-2", "VAL-3", "VAL-4", "AD-13 (decay evaluated
 
 @pytest.mark.parametrize("family", ["adam", "adamw"])
 def test_optax_conforms_at_ci_with_exactly_its_known_deviations(family, tmp_path):
-    out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", f"optax.{family}",
-                           "--profile", "ci", "--format", "json", "-o", str(out), "-q"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = json.loads(out.read_text())
-    assert doc["verdict"] == "conformant" and not doc.get("warnings")
-    assert {x["label"] for p in doc["properties"] for x in p["excused"]} == _EXCUSED[family]
+    doc = ci_report(f"optax.{family}", tmp_path)
+    assert excused_labels(doc) == _EXCUSED[family]
     verdicts = {p["property"]: p["verdict"] for p in doc["properties"]}
     # what optax has no hook for is not applicable, never passed
     for name in ("no_gradient", "in_place", "gradient_untouched", "resume", "amsgrad_monotone"):

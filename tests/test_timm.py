@@ -4,12 +4,12 @@ package __init__ needs torchvision). Each reproduction asserts today's behaviour
 once timm changes: then drop the matching known-deviation entry and README row."""
 
 import importlib.util
-import json
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from third_party import ci_report, excused_labels
 
 pytest.importorskip("torch", reason="torch is an optional extra: pip install 'adamspec[torch]'")
 if importlib.util.find_spec("timm") is None:
@@ -51,16 +51,9 @@ def test_adamw_legacy_accepts_any_weight_decay_and_infinite_lr_and_eps():
 
 @pytest.mark.parametrize("path", ["forloop", "foreach"])
 def test_timm_adamw_conforms_at_ci_with_exactly_its_known_deviations(path, tmp_path):
-    out = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, "-m", "adamspec", "run", "--adapter", f"timm.adamw.{path}",
-                           "--profile", "ci", "--format", "json", "-o", str(out), "-q"],
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    doc = json.loads(out.read_text())
-    assert doc["verdict"] == "conformant" and not doc.get("warnings")
-    excused = {x["label"] for p in doc["properties"] for x in p["excused"]}
-    assert excused == {"VAL-1 lr=inf", "VAL-2 eps=inf", "VAL-4 weight_decay=-0.01", "VAL-4 weight_decay=nan",
-                       "VAL-4 weight_decay=inf"}
+    doc = ci_report(f"timm.adamw.{path}", tmp_path)
+    assert excused_labels(doc) == {"VAL-1 lr=inf", "VAL-2 eps=inf", "VAL-4 weight_decay=-0.01",
+                                   "VAL-4 weight_decay=nan", "VAL-4 weight_decay=inf"}
     assert sum(p["verdict"] == "pass" for p in doc["properties"]) >= 20
 
 
