@@ -83,9 +83,8 @@ def markdown(rows: list[dict], skipped: dict[str, str], profile: str) -> str:
         ident = r.get("identified", "-")
         if isinstance(ident, dict):
             ident = ", ".join(f"{k} = {v}" for k, v in ident.items())
-        computes = r.get("computes")
-        if computes and set(r.get("modes", [])) != {computes} and computes not in r.get("modes", []):
-            ident += f" (computes {computes})"
+        if r.get("computes"):  # the mode identify probed, as the results fit it
+            ident += f", computes {r['computes']}"
         lines.append(f"| `{r['adapter']}` | {r['library']} {r['version']} | {', '.join(r.get('modes', []))} | "
                      f"{', '.join(r.get('dtypes', []))} | {r['verdict']}"
                      + (f" (fails {', '.join(r['failed'])})" if r.get("failed") else "")
@@ -104,7 +103,12 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default="bench/matrix.json")
     ap.add_argument("--markdown", default="bench/matrix.md")
     ap.add_argument("--timeout", type=int, default=3600, help="per adapter and command, in seconds")
+    ap.add_argument("--from-json", metavar="FILE", help="write the Markdown of an earlier run's JSON, run nothing")
     args = ap.parse_args(argv)
+    if args.from_json:
+        doc = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        Path(args.markdown).write_text(markdown(doc["rows"], doc["not_run"], doc["profile"]), encoding="utf-8")
+        return 0
     excluded = sweep_exclusions()
     if args.adapters:
         unknown = [n for n in args.adapters if n not in BUILTIN]

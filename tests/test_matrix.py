@@ -21,5 +21,15 @@ def test_rows_and_skipped_adapters_are_all_in_the_table():
     lines = text.splitlines()
     assert len(lines) == 2 + 3
     assert "| `optax.adam` | optax 0.2.8 | adam, adam_l2 |" in lines[2] and "VAL-1; AD-13 (m)" in lines[2]
-    assert "non-conformant (fails AD-1)" in lines[3] and "eps_placement = hat" in lines[3]
+    assert "non-conformant (fails AD-1)" in lines[3] and "eps_placement = hat, computes adamw" in lines[3]
+    assert "| canonical, computes adam_l2 |" in lines[2]
     assert lines[4].startswith("| `torch.adamw.cuda-fused` |") and "not run: no CUDA GPU" in lines[4]
+
+
+def test_the_readme_shows_the_committed_matrix():
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    body = readme.split("<!-- matrix:begin", 1)[1].split("-->", 1)[1].split("<!-- matrix:end -->", 1)[0]
+    assert body.strip() == (root / "bench" / "matrix.md").read_text(encoding="utf-8").strip()
+    doc = __import__("json").loads((root / "bench" / "matrix.json").read_text(encoding="utf-8"))
+    assert matrix.markdown(doc["rows"], doc["not_run"], doc["profile"]).strip() == body.strip()
