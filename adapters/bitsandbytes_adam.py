@@ -24,9 +24,8 @@ Capabilities, from bitsandbytes 0.50.2's source (``optim/adam.py``, ``optim/adam
 
 from __future__ import annotations
 
-import importlib.metadata
-
 from adamspec.adapters.base import Capabilities
+from adamspec.adapters.third_party import version_unavailable
 from adamspec.adapters.torch_optim import UNLIKE_DEFAULTS, TorchAdamSession, TorchOptimizerAdapter, _torch
 from adamspec.reference.hyper import Hyper
 
@@ -36,13 +35,8 @@ _DTYPES = ("float32", "bfloat16", "float16")
 
 
 def bitsandbytes_unavailable_reason() -> str | None:
-    try:
-        version = importlib.metadata.version("bitsandbytes")
-    except importlib.metadata.PackageNotFoundError:
-        return "bitsandbytes is not installed: pip install -c constraints.txt 'adamspec[bitsandbytes]'"
-    if version != BITSANDBYTES_VERSION:
-        return f"bitsandbytes {version} is installed; this adapter was read from and tested with {BITSANDBYTES_VERSION}"
-    return None
+    return version_unavailable("bitsandbytes", BITSANDBYTES_VERSION,
+                               "pip install -c constraints.txt 'adamspec[bitsandbytes]'")
 
 
 class BitsAndBytesSession(TorchAdamSession):

@@ -26,12 +26,10 @@ Capabilities, from optax 0.2.8's source (``_src/alias.py``, ``_src/transform.py`
 
 from __future__ import annotations
 
-import importlib.metadata
-from collections.abc import Sequence
-
 import numpy as np
 
 from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
+from adamspec.adapters.third_party import PerGroupSession, version_unavailable
 from adamspec.reference.hyper import Hyper, Mode
 
 OPTAX_VERSION = "0.2.8"  # the versions this adapter's capabilities were read from and tested with
@@ -46,14 +44,8 @@ _OPTAX_KWARGS = {"lr": "learning_rate", "eps": "eps", "weight_decay": "weight_de
 
 
 def optax_unavailable_reason() -> str | None:
-    for name, want in (("optax", OPTAX_VERSION), ("jax", JAX_VERSION)):
-        try:
-            have = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return f"{name} is not installed: pip install -c constraints.txt 'adamspec[optax]'"
-        if have != want:
-            return f"{name} {have} is installed; this adapter was read from and tested with {want}"
-    return None
+    install = "pip install -c constraints.txt 'adamspec[optax]'"
+    return version_unavailable("optax", OPTAX_VERSION, install) or version_unavailable("jax", JAX_VERSION, install)
 
 
 def _jax():
@@ -168,30 +160,6 @@ def _with_adam_state(state, change):
     return state
 
 
-class OptaxSession:
-    def __init__(self, groups, states, family):
-        self.groups, i = [], 0
-        for g in groups:
-            self.groups.append(_Group(g, states[i:i + len(g.params)], family))
-            i += len(g.params)
-
-    def step(self, grads):
-        i = 0
-        for g in self.groups:
-            g.step(list(grads[i:i + len(g.params)]))
-            i += len(g.params)
-
-    def set_hypers(self, hypers: Sequence[Hyper]):
-        for g, h in zip(self.groups, hypers, strict=True):
-            g.set_hypers(h)
-
-    def read(self):
-        return [st for g in self.groups for st in g.read()]
-
-    def close(self):
-        self.groups = []
-
-
 class OptaxAdapter:
     def __init__(self, family: str):
         if family not in FAMILIES:
@@ -232,4 +200,4 @@ class OptaxAdapter:
         for g in groups:
             if g.hyper.mode.value not in self.capabilities.modes:
                 raise UnsupportedCase(f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}")
-        return OptaxSession(groups, states, self.family)
+        return PerGroupSession(groups, states, lambda g, st: _Group(g, st, self.family))

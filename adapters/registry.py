@@ -55,6 +55,12 @@ def _optax_builtin(family):
     return lambda: OptaxAdapter(family)
 
 
+def _mlx_builtin(family, flavour):
+    from adamspec.adapters.mlx_adam import MlxAdapter
+
+    return lambda: MlxAdapter(family, flavour)
+
+
 # torch.compile(opt.step) paths (adapters/torch_compiled.py): default flags, foreach, tensor lr.
 _COMPILED_PATHS = ("compiled", "compiled-foreach", "compiled-tensor-lr")
 
@@ -71,6 +77,8 @@ BUILTIN = {
     **{f"timm.adamw.{path}": _timm_builtin(path) for path in ("forloop", "foreach")},
     **{f"bitsandbytes.{fam}.32bit": _bitsandbytes_builtin(fam, "32bit") for fam in ("adam", "adamw")},
     **{f"optax.{fam}": _optax_builtin(fam) for fam in ("adam", "adamw")},
+    **{f"mlx.{fam}{suffix}": _mlx_builtin(fam, suffix.lstrip("."))
+       for fam in ("adam", "adamw") for suffix in ("", ".bias-corrected")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }

@@ -24,7 +24,8 @@ from adamspec.adapters.registry import BUILTIN, sweep_exclusions
 from adamspec.reference.hyper import CANONICAL, KNOBS
 
 # the distribution that holds each adapter family's implementation
-LIBRARIES = {"torch": "torch", "timm": "timm", "bitsandbytes": "bitsandbytes", "optax": "optax", "numpy": "adamspec"}
+LIBRARIES = {"torch": "torch", "timm": "timm", "bitsandbytes": "bitsandbytes", "optax": "optax", "mlx": "mlx",
+             "numpy": "adamspec"}
 
 
 _CANONICAL = {k: getattr(CANONICAL, k) for k in KNOBS}  # the one knob table (reference/hyper.py)
