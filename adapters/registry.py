@@ -61,6 +61,12 @@ def _mlx_builtin(family, flavour):
     return lambda: MlxAdapter(family, flavour)
 
 
+def _keras_builtin(family, backend):
+    from adamspec.adapters.keras_adam import KerasAdapter
+
+    return lambda: KerasAdapter(family, backend)
+
+
 # torch.compile(opt.step) paths (adapters/torch_compiled.py): default flags, foreach, tensor lr.
 _COMPILED_PATHS = ("compiled", "compiled-foreach", "compiled-tensor-lr")
 
@@ -79,6 +85,8 @@ BUILTIN = {
     **{f"optax.{fam}": _optax_builtin(fam) for fam in ("adam", "adamw")},
     **{f"mlx.{fam}{suffix}": _mlx_builtin(fam, suffix.lstrip("."))
        for fam in ("adam", "adamw") for suffix in ("", ".bias-corrected")},
+    **{f"keras.{fam}.{backend}": _keras_builtin(fam, backend) for fam in ("adam", "adamw")
+       for backend in ("jax", "torch")},
     "numpy.adam": _numpy_builtin("adam"),
     "numpy.adamw": _numpy_builtin("adamw"),
 }
@@ -111,11 +119,14 @@ def sweep_exclusions() -> dict[str, str]:
     """The built-ins ``builtin_names(sweep=True)`` leaves out, each with the reason."""
     out = {}
     for n in BUILTIN:
-        why = unavailable_reason(BUILTIN[n]())
+        adapter = BUILTIN[n]()
+        why = unavailable_reason(adapter)
         if why:
             out[n] = why
         elif "compiled" in n.rsplit(".", 1)[-1]:
             out[n] = "recompiles per example (minutes per ci run): name it to sweep it"
+        elif getattr(adapter, "sweep_alone", None):  # e.g. a library that fixes its backend per process
+            out[n] = adapter.sweep_alone
     return out
 
 

@@ -20,12 +20,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from adamspec.adapters.registry import BUILTIN, sweep_exclusions
+from adamspec.adapters.registry import BUILTIN, sweep_exclusions, unavailable_reason
 from adamspec.reference.hyper import CANONICAL, KNOBS
 
 # the distribution that holds each adapter family's implementation
 LIBRARIES = {"torch": "torch", "timm": "timm", "bitsandbytes": "bitsandbytes", "optax": "optax", "mlx": "mlx",
-             "numpy": "adamspec"}
+             "keras": "keras", "numpy": "adamspec"}
 
 
 _CANONICAL = {k: getattr(CANONICAL, k) for k in KNOBS}  # the one knob table (reference/hyper.py)
@@ -117,7 +117,10 @@ def main(argv=None) -> int:
             ap.error(f"unknown adapters: {unknown}")
         names, skipped = args.adapters, {}
     else:
-        skipped = {n: why for n, why in excluded.items() if not (args.all and "recompiles" in why)}
+        # every run here is a process of its own, so an adapter a shared sweep leaves out
+        # (sweep_alone) runs; one that cannot run here, or the compiled ones without --all, do not
+        skipped = {n: why for n, why in excluded.items()
+                   if unavailable_reason(BUILTIN[n]()) or (not args.all and "compiled" in n.rsplit(".", 1)[-1])}
         names = [n for n in BUILTIN if n not in skipped]
     rows = []
     for i, name in enumerate(names, 1):

@@ -46,6 +46,7 @@ def test_third_party_extras_pin_the_versions_their_adapters_were_read_from():
     """Each third-party extra pins its library to the version its adapter declares, and the
     `ecosystem` extra (README's set-up, CI) names every such extra."""
     from adamspec.adapters.bitsandbytes_adam import BITSANDBYTES_VERSION
+    from adamspec.adapters.keras_adam import KERAS_VERSION
     from adamspec.adapters.mlx_adam import MLX_VERSION
     from adamspec.adapters.optax_adam import JAX_VERSION, OPTAX_VERSION
 
@@ -53,6 +54,7 @@ def test_third_party_extras_pin_the_versions_their_adapters_were_read_from():
     assert f"bitsandbytes=={BITSANDBYTES_VERSION}" in extras["bitsandbytes"]
     assert {f"optax=={OPTAX_VERSION}", f"jax=={JAX_VERSION}", f"jaxlib=={JAX_VERSION}"} == set(extras["optax"])
     assert extras["mlx"] == [f"mlx[cpu]=={MLX_VERSION}"]
-    assert extras["ecosystem"] == ["adamspec[bitsandbytes]", "adamspec[optax]", "adamspec[mlx]"]
+    assert f"keras=={KERAS_VERSION}" in extras["keras"] and f"jax=={JAX_VERSION}" in extras["keras"]
+    assert extras["ecosystem"] == ["adamspec[bitsandbytes]", "adamspec[optax]", "adamspec[mlx]", "adamspec[keras]"]
     for name in ("README.md", ".ci/run"):
         assert 'pip install -c constraints.txt -e ".[test,ecosystem]"' in (ROOT / name).read_text(encoding="utf-8")
