@@ -279,6 +279,31 @@ def decay_evaluated_at_zero(s: Step, caps) -> bool:
     return True
 
 
+def overflowed_step_size(s: Step, caps) -> bool:
+    """The step size α/(1 − β₁^t) formed first, in float32, and cast to a float16 parameter's dtype,
+    overflows to inf where the spec's m̂ and u are finite (MLX's bias-corrected Adam: lr = 0.1 and
+    β₁ = 0.999999 give 1.05e5 > 65504). m, v and the count must be the spec's; θ_t is then
+    θ − inf·m_t/(√v_t·c₂ + ε): −sign(m_t)·inf where m_t ≠ 0, NaN where m_t = 0 (inf·0), and NaN or
+    ±inf where the denominator is 0 or infinite."""
+    th = np.asarray(s.before.theta)
+    if th.dtype != np.float16 or s.after.step != s.t or s.after.m is None:
+        return False
+    f32 = np.float32
+    with np.errstate(over="ignore"):
+        c1 = np.float16(f32(s.hyper.lr) / (f32(1) - f32(s.hyper.beta1) ** f32(s.t)))
+    if np.isfinite(c1):
+        return False
+    j = judge_step(s.before, s.grad, s.hyper, s.after, caps)
+    if any(not bool(j.outputs[name].ok.all()) for name in ("m", "v", "vmax") if name in j.outputs):
+        return False
+    m = np.asarray(s.after.m, dtype=np.float64)
+    got = np.asarray(s.after.theta, dtype=np.float64)
+    den_ok = np.isfinite(np.asarray(s.after.v, dtype=np.float64)) & (np.asarray(s.after.v, dtype=np.float64) > 0)
+    signed = np.isinf(got) & (np.sign(got) == -np.sign(m))
+    fits = np.where(m == 0, np.isnan(got), np.where(den_ok, signed, np.isnan(got) | np.isinf(got)))
+    return bool(fits.all())
+
+
 MODELS: dict[str, Callable[[Step, object], bool]] = {
     "lost_update": lost_update,
     "nan_at_lr_zero": nan_at_lr_zero,
@@ -287,6 +312,43 @@ MODELS: dict[str, Callable[[Step, object], bool]] = {
     "memory_order": memory_order,
     "dense_run": dense_run,
     "decay_evaluated_at_zero": decay_evaluated_at_zero,
+    "overflowed_step_size": overflowed_step_size,
+}
+
+
+def _t_prev(p) -> int:
+    return 0 if p.state is None or p.state.step is None else int(p.state.step)
+
+
+def _moves_a_0d_float64(case, i) -> bool:
+    """dropped_gradient shows on a 0-d float64 parameter given a nonzero gradient."""
+    p = case.params[i]
+    return (np.asarray(p.init).dtype == np.float64 and np.ndim(p.init) == 0
+            and any(g[i] is not None and np.any(np.asarray(g[i]) != 0) for g in case.grads))
+
+
+def _overflows_float16_step_size(case, i) -> bool:
+    """overflowed_step_size shows on a float16 parameter at a step whose α/(1 − β₁^t) passes 65504."""
+    p, f32 = case.params[i], np.float32
+    if np.asarray(p.init).dtype != np.float16:
+        return False
+    t = _t_prev(p)
+    for k, g in enumerate(case.grads):
+        if g[i] is None:
+            continue
+        t += 1
+        h = case.hypers_at(k)[i]
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            if not np.isfinite(np.float16(f32(h.lr) / (f32(1) - f32(h.beta1) ** f32(t)))):
+                return True
+    return False
+
+
+# Where a model's deviation can show, for the stale rule (deviations.Deviation.may_apply): a
+# deviation narrower than its entry's input keys is not "fixed" because the keyed inputs were drawn.
+TRIGGERS: dict[str, Callable] = {
+    "dropped_gradient": _moves_a_0d_float64,
+    "overflowed_step_size": _overflows_float16_step_size,
 }
 
 

@@ -60,10 +60,15 @@ class Deviation:
         """Whether the property would have shown this deviation: it checks the clause, its
         search ran to the end (a failure ends a search early, so it cannot vouch for absence),
         and, for an entry keyed by inputs, some example held such an input (a run restricted
-        to float32, or to clauses that never draw a 0-d parameter, says nothing of it)."""
+        to float32, or to clauses that never draw a 0-d parameter, says nothing of it), one on
+        which the entry's model, where it has a trigger, would show its deviation."""
+        from adamspec.conformance.deviation_models import TRIGGERS
+
+        reached = (lambda k: self.model in k.reaches) if self.model in TRIGGERS else (lambda k: True)
         return (fnmatch.fnmatchcase(adapter, self.adapter) and v.verdict == "pass"
                 and self.property in ("", v.property) and (self.clause == "*" or self.clause in v.clauses)
-                and (not self.keyed_by_input() or any(self.fits(k) for k in v.inputs)))
+                and (not (self.keyed_by_input() or self.model in TRIGGERS)
+                     or any(self.fits(k) and reached(k) for k in v.inputs)))
 
     def keyed_by_input(self) -> bool:
         return bool(self.storage or self.zero_dim or self.layout or self.lr_zero)
@@ -129,12 +134,17 @@ def builtin() -> list[Deviation]:
     return parse(text, "known_deviations.toml")
 
 
-def input_kinds(case) -> set[InputKind]:
-    """The kinds of input one example holds, per parameter (what ``may_apply`` looks for)."""
+def input_kinds(case, reaches: bool = True) -> set[InputKind]:
+    """The kinds of input one example holds, per parameter (what ``may_apply`` looks for); with
+    ``reaches``, the models whose trigger the parameter's steps meet."""
     if case is None or not case.params:
         return set()
+    from adamspec.conformance.deviation_models import TRIGGERS
+
     lr_zero = any(h.lr == 0.0 for k in range(max(1, len(case.grads))) for h in case.hypers_at(k))
-    return {InputKind(case.dtype, np.ndim(p.init) == 0, p.layout, lr_zero) for p in case.params}
+    return {InputKind(case.dtype, np.ndim(p.init) == 0, p.layout, lr_zero,
+                      frozenset(name for name, hit in TRIGGERS.items() if reaches and hit(case, i)))
+            for i, p in enumerate(case.params)}
 
 
 def excusing(deviations: Iterable[Deviation], adapter: str, prop: str, cx: Counterexample,

@@ -109,6 +109,10 @@ class Property:
     explicit: Callable[[Capabilities], list] = field(default=lambda caps: [])
     # A finite table is enumerated, not sampled: every row runs and is reported on its own.
     rows: Callable[[Capabilities], list[Row]] | None = None
+    # False for a property that compares runs or records with each other, never with the exact step
+    # (determinism, the state's dtype, in place, read-only gradients): a deviation of the step's
+    # values cannot show there, so a model's trigger reached there does not make its entry stale.
+    judges_steps: bool = True
 
     @property
     def clause(self) -> str:
@@ -116,7 +120,7 @@ class Property:
 
 
 def prop(name: str, clauses, title: str, strategy=None, needs=None, cost: float = 1.0, explicit=None,
-         rows=None):
+         rows=None, judges_steps: bool = True):
     """Register ``check`` as a property (decorator)."""
     if (strategy is None) == (rows is None):
         raise ValueError(f"property {name!r}: give either a strategy or rows")
@@ -125,7 +129,8 @@ def prop(name: str, clauses, title: str, strategy=None, needs=None, cost: float 
         if name in PROPERTIES:
             raise ValueError(f"property {name!r} registered twice")
         PROPERTIES[name] = Property(name, tuple(clauses), title, strategy, check,
-                                    needs or (lambda caps: None), cost, explicit or (lambda caps: []), rows)
+                                    needs or (lambda caps: None), cost, explicit or (lambda caps: []), rows,
+                                    judges_steps)
         return check
 
     return register

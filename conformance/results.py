@@ -61,6 +61,9 @@ class InputKind:
     zero_dim: bool
     layout: str
     lr_zero: bool  # some step of the example was taken at lr = 0
+    # the deviation models (deviation_models.TRIGGERS) whose deviation this parameter's steps would
+    # show: an entry with such a model is stale only where one was reached, not merely drawn
+    reaches: frozenset[str] = frozenset()
 
 
 @dataclass

@@ -183,7 +183,7 @@ class _Search:
     def _run_one(self, case) -> None:
         """The check on one case; failures go through the collector, exceptions become errors."""
         self.collector.examples += 1
-        self.inputs |= _deviations.input_kinds(case)
+        self.inputs |= _deviations.input_kinds(case, reaches=self.prop.judges_steps)
         self.runs = []
 
         def check():  # recorded in the thread that runs it (a context does not cross threads)

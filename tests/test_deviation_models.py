@@ -16,6 +16,7 @@ from adamspec.reference import exact
 from adamspec.reference.hyper import Hyper, Mode
 
 CAPS = NumpyAdapter("adamw").capabilities
+CAPS16 = replace(NumpyAdapter("adam").capabilities, dtypes=frozenset({"float16"}), compute={"float16": "float16"})
 
 
 def _hyper(**kw):
@@ -207,3 +208,27 @@ def test_each_layout_model_fits_torch_fused_on_its_layout(layout, model, other, 
     theta = np.array(s.after.theta, copy=True)
     theta.reshape(-1)[0] += 1e-3
     assert not model(replace(s, after=replace(s.after, theta=theta)), caps)
+
+
+def test_overflowed_step_size_fits_the_float16_overflow_and_its_trigger_says_where_it_shows():
+    from adamspec.conformance.cases import Case, GroupCase, ParamCase
+
+    h = _hyper(lr=0.1, beta1=0.999999, beta2=0.0, eps=1e-8, mode=Mode.ADAM)
+    before = ParamState(np.array([0.0, 0.5], np.float16))
+    g = np.array([-1.0, 0.0], np.float16)
+    m_t = np.array([-1e-6, 0.0], np.float16)  # (1 − β₁)·g, as float16 holds it
+    v_t = np.array([1.0, 0.0], np.float16)
+    after = ParamState(np.array([np.inf, np.nan], np.float16), m_t, v_t, None, 1)
+    assert dm.overflowed_step_size(dm.Step(before, g, h, after, 1), CAPS16)
+    # a finite θ where the step size overflowed, a wrong m, or a step size that does not overflow: no fit
+    assert not dm.overflowed_step_size(dm.Step(before, g, h, replace(after, theta=np.array([0.1, np.nan],
+                                                                                          np.float16)), 1), CAPS16)
+    assert not dm.overflowed_step_size(dm.Step(before, g, h, replace(after, m=np.array([-2e-6, 0.0], np.float16)),
+                                               1), CAPS16)
+    assert not dm.overflowed_step_size(dm.Step(before, g, replace(h, lr=1e-3), after, 1), CAPS16)
+    case = Case((GroupCase(h, (ParamCase(before.theta),)),), ((g,),))
+    assert dm.TRIGGERS["overflowed_step_size"](case, 0)
+    assert not dm.TRIGGERS["overflowed_step_size"](Case((GroupCase(replace(h, lr=1e-3), (ParamCase(before.theta),)),),
+                                                        ((g,),)), 0)
+    assert "overflowed_step_size" in next(iter(dev.input_kinds(case))).reaches
+    assert not next(iter(dev.input_kinds(case, reaches=False))).reaches

@@ -54,6 +54,19 @@ def test_validation_checks_betas_and_eps_only(plain):
         "[True, True, True, True, True, True, False, False, False]"
 
 
+@repros.of("""
+    opt = optim.Adam(learning_rate=0.1, betas=[0.999999, 0.0], eps=1e-8, bias_correction=True)
+    p = {"w": mx.array([0.0, 0.5], mx.float16)}
+    p = opt.apply_gradients({"w": mx.array([-1.0, 0.0], mx.float16)}, p)
+    print([float(x) for x in p["w"].astype(mx.float32)])
+""")
+def test_bias_corrected_float16_step_size_overflows(plain):
+    """Found by the selftest's seeds (AD-1, AD-7, AD-10, GRP-4) on mlx.*.bias-corrected in float16:
+    α/(1 − β₁^t) = 0.1/1e-6 is formed first and cast to float16, where it is inf; θ becomes inf
+    (exact: 0.1) and, where m = 0, NaN (exact: 0.5)."""
+    assert plain["test_bias_corrected_float16_step_size_overflows"] == "[inf, nan]"
+
+
 @pytest.mark.parametrize("name, excused", [
     ("mlx.adam", {"VAL-1", "VAL-2 eps=inf"}),
     ("mlx.adamw.bias-corrected", {"VAL-1", "VAL-2 eps=inf", "VAL-4"}),

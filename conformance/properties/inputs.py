@@ -11,7 +11,7 @@ from adamspec.conformance.registry import Violation, prop
 
 
 @prop("gradient_untouched", ["MUT-1"], "The gradient is read-only: bitwise unchanged by the step",
-      strategy=lambda caps: S.single_step_cases(caps))
+      strategy=lambda caps: S.single_step_cases(caps), judges_steps=False)
 def gradient_untouched(adapter, case, collector):
     trace = execute(adapter, case)
     if trace.grads_after is None:
@@ -27,7 +27,7 @@ def gradient_untouched(adapter, case, collector):
 # parameter's data with a contiguous copy keeps the values right and detaches every other view.
 @prop("in_place", ["MUT-2"], "The parameter is updated in place, keeping its storage and strides",
       strategy=lambda caps: S.single_step_cases(caps, shapes=[(3,), (2, 3)],
-                                                layouts=("contiguous", "strided", "transposed")))
+                                                layouts=("contiguous", "strided", "transposed")), judges_steps=False)
 def in_place(adapter, case, collector):
     trace = execute(adapter, case)
     if trace.in_place is None:
@@ -41,7 +41,7 @@ def in_place(adapter, case, collector):
 
 
 @prop("determinism", ["AD-12"], "Identical inputs give bitwise identical results",
-      strategy=lambda caps: S.trajectory_cases(caps, max_steps=4))
+      strategy=lambda caps: S.trajectory_cases(caps, max_steps=4), judges_steps=False)
 def determinism(adapter, case, collector):
     a, b = execute(adapter, case).snapshots[-1], execute(adapter, case).snapshots[-1]
     for i, (x, y) in enumerate(zip(a, b)):
