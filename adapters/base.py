@@ -231,6 +231,13 @@ class UnsupportedCase(Exception):
     """The adapter cannot run this case (a capability it lacks); the verdict is not applicable."""
 
 
+def refuse_undeclared_modes(caps: Capabilities, groups) -> None:
+    """Refuse (not applicable) a case with a group in a mode the record does not declare."""
+    for g in groups:
+        if g.hyper.mode.value not in caps.modes:
+            raise UnsupportedCase(f"{caps.name} does not implement mode {g.hyper.mode.value}")
+
+
 class NotApplicable(UnsupportedCase):
     """The adapter can run no case of this property at all (e.g. its session cannot expose the
     gradients it held): the property is not applicable, decided at the first example."""

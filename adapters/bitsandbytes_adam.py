@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from adamspec.adapters.base import Capabilities
 from adamspec.adapters.third_party import version_unavailable
-from adamspec.adapters.torch_optim import UNLIKE_DEFAULTS, TorchAdamSession, TorchOptimizerAdapter, _torch
+from adamspec.adapters.torch_optim import UNLIKE_DEFAULTS, TorchAdamSession, TorchOptimizerAdapter, check_modes
 from adamspec.reference.hyper import Hyper
 
 BITSANDBYTES_VERSION = "0.50.2"  # the version this adapter's capabilities were read from and tested with
@@ -93,8 +93,5 @@ class BitsAndBytesAdapter(TorchOptimizerAdapter):
         return bitsandbytes.optim.Adam if self.family == "adam" else bitsandbytes.optim.AdamW
 
     def open(self, groups, states):
-        _torch()
-        from adamspec.adapters.torch_optim import check_modes
-
-        check_modes(self.capabilities, "adamw" if self.family == "adamw" else "", groups)
+        check_modes(self.capabilities, self.family, groups)
         return BitsAndBytesSession(self.optimizer_class(), dict(self.flags), groups, states)

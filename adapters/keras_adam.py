@@ -30,7 +30,7 @@ from dataclasses import replace
 import ml_dtypes
 import numpy as np
 
-from adamspec.adapters.base import AdapterError, Capabilities, ParamState, UnsupportedCase
+from adamspec.adapters.base import AdapterError, Capabilities, ParamState, refuse_undeclared_modes
 from adamspec.adapters.third_party import PerGroupSession, version_unavailable
 from adamspec.reference.hyper import CANONICAL, Hyper, Mode
 
@@ -79,7 +79,7 @@ def _to_numpy(keras, x, dtype) -> np.ndarray:
 
 
 class _Group:
-    def __init__(self, group, states, backend: str):
+    def __init__(self, group, states, count: int | None, backend: str):
         keras = self.keras = _keras(backend)
         h = group.hyper
         self.mode = h.mode
@@ -87,15 +87,8 @@ class _Group:
         self.opt = cls(learning_rate=h.lr, beta_1=h.beta1, beta_2=h.beta2, epsilon=h.eps, amsgrad=h.amsgrad,
                        weight_decay=h.weight_decay if h.mode is Mode.ADAMW else None)
         self.dtypes = [np.asarray(a).dtype for a in group.params]
-        self.vars = [keras.Variable(_to_keras_value(keras, a), dtype=str(np.dtype(a.dtype)) if
-                                    np.asarray(a).dtype != ml_dtypes.bfloat16 else "bfloat16")
-                     for a in group.params]
-        counts = {None if st is None else st.step for st in states}
-        if len(counts) > 1:
-            raise UnsupportedCase("Keras keeps one iteration count per optimizer: the parameters of a group "
-                                  f"cannot start at different counts ({sorted(counts, key=str)})")
+        self.vars = [keras.Variable(_to_keras_value(keras, a), dtype=str(np.asarray(a).dtype)) for a in group.params]
         self.opt.build(self.vars)
-        (count,) = counts
         if count is not None:
             self.opt.iterations.assign(count)
             for i, st in enumerate(states):
@@ -106,9 +99,6 @@ class _Group:
         self.stepped = count is not None
 
     def step(self, grads):
-        if any(g is None for g in grads):
-            raise UnsupportedCase("Keras keeps one iteration count per optimizer: a variable without a gradient "
-                                  "would still see the count advance")
         self.opt.apply([_to_keras_value(self.keras, g) for g in grads], self.vars)
         self.stepped = True
 
@@ -169,7 +159,6 @@ class KerasAdapter:
         return cls(**out)
 
     def open(self, groups, states):
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}")
-        return PerGroupSession(groups, states, lambda g, st: _Group(g, st, self.backend))
+        refuse_undeclared_modes(self.capabilities, groups)
+        return PerGroupSession(groups, states, lambda g, st, count: _Group(g, st, count, self.backend), "Keras",
+                               "a variable without a gradient would still see the one iteration count advance")

@@ -27,7 +27,7 @@ from dataclasses import replace
 import ml_dtypes
 import numpy as np
 
-from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
+from adamspec.adapters.base import Capabilities, ParamState, refuse_undeclared_modes
 from adamspec.adapters.third_party import PerGroupSession, version_unavailable
 from adamspec.reference.hyper import CANONICAL, Hyper, Mode
 
@@ -35,6 +35,7 @@ MLX_VERSION = "0.32.4"  # the version this adapter's capabilities were read from
 _DTYPES = ("float32", "bfloat16", "float16")
 FLAVOURS = {"": False, "bias-corrected": True}  # name suffix -> bias_correction
 # torch's constructor keywords (adapters/base.py: CONSTRUCT_KWARGS) in MLX's spelling
+_COUNT_ADVANCES = "a parameter without a gradient would still see the one count advance"
 _MLX_KWARGS = {"lr": "learning_rate", "eps": "eps", "weight_decay": "weight_decay", "betas": "betas"}
 
 
@@ -66,7 +67,7 @@ def _to_numpy(x, dtype) -> np.ndarray:
 class _Group:
     """One parameter group: its own optimizer (MLX keeps one count per optimizer)."""
 
-    def __init__(self, group, states, bias_correction: bool):
+    def __init__(self, group, states, count: int | None, bias_correction: bool):
         mx, optimizers = _mx()
         h = group.hyper
         self.mode = h.mode
@@ -76,12 +77,7 @@ class _Group:
         self.dtypes = [np.asarray(a).dtype for a in group.params]
         self.keys = [str(i) for i in range(len(group.params))]
         self.params = {k: _to_mx(a) for k, a in zip(self.keys, group.params)}
-        counts = {None if st is None else st.step for st in states}
-        if len(counts) > 1:
-            raise UnsupportedCase("MLX keeps one step count per optimizer: the parameters of a group cannot "
-                                  f"start at different counts ({sorted(counts, key=str)})")
         self.opt.init(self.params)
-        (count,) = counts
         if count is not None:
             self.opt.state["step"] = mx.array(count, mx.uint64)  # the dict itself: the setter re-initialises
             for k, st in zip(self.keys, states):
@@ -90,9 +86,6 @@ class _Group:
 
     def step(self, grads):
         mx, _ = _mx()
-        if any(g is None for g in grads):
-            raise UnsupportedCase("MLX keeps one step count per optimizer: a parameter without a gradient "
-                                  "would still see the count advance")
         self.params = self.opt.apply_gradients({k: _to_mx(g) for k, g in zip(self.keys, grads)}, self.params)
         mx.eval(self.params, self.opt.state)
         self.stepped = True
@@ -145,7 +138,6 @@ class MlxAdapter:
             **out, bias_correction=self.bias_correction)
 
     def open(self, groups, states):
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}")
-        return PerGroupSession(groups, states, lambda g, st: _Group(g, st, self.bias_correction))
+        refuse_undeclared_modes(self.capabilities, groups)
+        return PerGroupSession(groups, states, lambda g, st, count: _Group(g, st, count, self.bias_correction),
+                               "MLX", _COUNT_ADVANCES)

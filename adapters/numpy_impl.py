@@ -14,7 +14,7 @@ import pickle
 
 import numpy as np
 
-from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
+from adamspec.adapters.base import Capabilities, ParamState, refuse_undeclared_modes
 from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant
 
 ORDERS = ("textbook", "torch_forloop", "lerp", "capturable", "step_size_first")
@@ -203,7 +203,5 @@ class NumpyAdapter:
                      mode=mode, **flags)
 
     def open(self, groups, states):
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(f"{self.capabilities.name} does not implement {g.hyper.mode.value}")
+        refuse_undeclared_modes(self.capabilities, groups)
         return NumpySession(groups, states, self.order, self.variant)

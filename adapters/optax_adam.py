@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from adamspec.adapters.base import Capabilities, ParamState, UnsupportedCase
+from adamspec.adapters.base import Capabilities, ParamState, refuse_undeclared_modes
 from adamspec.adapters.third_party import PerGroupSession, version_unavailable
 from adamspec.reference.hyper import Hyper, Mode
 
@@ -93,19 +93,14 @@ def _optimizer(mode: Mode):
 class _Group:
     """One parameter group: its own optimizer state (optax keeps one count per state)."""
 
-    def __init__(self, group, states, family: str):
+    def __init__(self, group, states, count: int | None):
         jax, _ = _jax()
         self.mode = group.hyper.mode
         self.opt, self.update = _optimizer(self.mode)
         self.dtypes = [np.asarray(a).dtype for a in group.params]
         self.params = [jax.numpy.asarray(a) for a in group.params]
-        counts = {None if st is None else st.step for st in states}
-        if len(counts) > 1:
-            raise UnsupportedCase("optax keeps one step count per optimizer state: the parameters of a "
-                                  f"group cannot start at different counts ({sorted(counts, key=str)})")
         self.state = self.opt.init(self.params)
         self.set_hypers(group.hyper)
-        (count,) = counts
         if count is not None:
             self.state = _with_adam_state(self.state, lambda s: s._replace(
                 count=jax.numpy.asarray(count, dtype=jax.numpy.int32),
@@ -113,8 +108,6 @@ class _Group:
         self.injected = count is not None
 
     def step(self, grads):
-        if any(g is None for g in grads):
-            raise UnsupportedCase("optax has no parameter without a gradient: an update takes one for every leaf")
         jnp = _jax()[0].numpy
         self.params, self.state = self.update(self.params, [jnp.asarray(g) for g in grads], self.state)
         self.injected = True
@@ -197,7 +190,6 @@ class OptaxAdapter:
         return _adam_l2(**out) if "weight_decay" in out else optax.adam(**out)  # what open() builds
 
     def open(self, groups, states):
-        for g in groups:
-            if g.hyper.mode.value not in self.capabilities.modes:
-                raise UnsupportedCase(f"{self.capabilities.name} does not implement mode {g.hyper.mode.value}")
-        return PerGroupSession(groups, states, lambda g, st: _Group(g, st, self.family))
+        refuse_undeclared_modes(self.capabilities, groups)
+        return PerGroupSession(groups, states, _Group, "optax",
+                               "it has no parameter without a gradient: an update takes one for every leaf")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import Callable, Sequence
 
+from adamspec.adapters.base import UnsupportedCase
+
 
 def version_unavailable(dist: str, pinned: str, install: str) -> str | None:
     """Why an adapter read from ``dist==pinned`` cannot run here, or None."""
@@ -20,16 +22,29 @@ def version_unavailable(dist: str, pinned: str, install: str) -> str | None:
 
 
 class PerGroupSession:
-    """A session made of one sub-session per group: ``make(group, states)`` builds one, which has
-    ``step(grads)``, ``set_hypers(hyper)`` and ``read()`` for its own parameters."""
+    """A session made of one sub-session per group: ``make(group, states, count)`` builds one, which
+    has ``step(grads)``, ``set_hypers(hyper)`` and ``read()`` for its own parameters; ``count`` is
+    the step count its injected state starts at (None: fresh).
 
-    def __init__(self, groups, states, make: Callable):
+    The library keeps one count per optimizer, so a case it cannot express is refused here, not
+    run: a group whose parameters start at different counts, and (``no_gradient`` says why) a step
+    that gives some parameter no gradient."""
+
+    def __init__(self, groups, states, make: Callable, library: str, no_gradient: str):
+        self.library, self.no_gradient = library, no_gradient
         self.groups, self.sizes, i = [], [len(g.params) for g in groups], 0
         for g, n in zip(groups, self.sizes):
-            self.groups.append(make(g, states[i:i + n]))
+            mine = states[i:i + n]
+            counts = {None if st is None else st.step for st in mine}
+            if len(counts) > 1:
+                raise UnsupportedCase(f"{library} keeps one step count per optimizer: the parameters of a "
+                                      f"group cannot start at different counts ({sorted(counts, key=str)})")
+            self.groups.append(make(g, mine, next(iter(counts), None)))
             i += n
 
     def step(self, grads):
+        if any(g is None for g in grads):
+            raise UnsupportedCase(f"{self.library}: {self.no_gradient}")
         i = 0
         for g, n in zip(self.groups, self.sizes):
             g.step(list(grads[i:i + n]))

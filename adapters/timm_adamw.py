@@ -22,13 +22,13 @@ package name, never running ``timm/__init__`` and never touching ``sys.modules["
 
 from __future__ import annotations
 
-import importlib.metadata
 import importlib.util
 import sys
 import types
 from pathlib import Path
 
 from adamspec.adapters.base import Capabilities
+from adamspec.adapters.third_party import version_unavailable
 from adamspec.adapters.torch_optim import _DTYPES, TorchAdamSession, TorchOptimizerAdapter, check_modes
 
 TIMM_VERSION = "1.0.31"  # the version this adapter's capabilities were read from and tested with
@@ -37,14 +37,8 @@ _PRIVATE = "_adamspec_timm_optim"
 
 
 def timm_unavailable_reason() -> str | None:
-    try:
-        version = importlib.metadata.version("timm")
-    except importlib.metadata.PackageNotFoundError:
-        return (f"timm is not installed: pip install --no-deps timm=={TIMM_VERSION} (its torchvision "
-                "requirement has no CPU wheel for torch 2.13; the optimizer needs neither)")
-    if version != TIMM_VERSION:
-        return f"timm {version} is installed; this adapter was read from and tested with {TIMM_VERSION}"
-    return None
+    return version_unavailable("timm", TIMM_VERSION, f"pip install --no-deps timm=={TIMM_VERSION} (its torchvision "
+                               "requirement has no CPU wheel for torch 2.13; the optimizer needs neither)")
 
 
 def load_adamw_legacy() -> type:

@@ -12,7 +12,14 @@ from types import MappingProxyType
 import ml_dtypes
 import numpy as np
 
-from adamspec.adapters.base import BenchmarkStep, Capabilities, GroupSpec, ParamState, UnsupportedCase
+from adamspec.adapters.base import (
+    BenchmarkStep,
+    Capabilities,
+    GroupSpec,
+    ParamState,
+    UnsupportedCase,
+    refuse_undeclared_modes,
+)
 from adamspec.reference.hyper import Hyper, Mode
 
 _DTYPES = ("float64", "float32", "bfloat16", "float16")
@@ -48,9 +55,7 @@ def optimizer_class(family: str):
 
 def check_modes(caps: Capabilities, family: str, groups) -> None:
     """Refuse (not applicable) groups whose mode the adapter's torch class does not compute."""
-    for g in groups:
-        if g.hyper.mode.value not in caps.modes:
-            raise UnsupportedCase(f"{caps.name} does not implement mode {g.hyper.mode.value}")
+    refuse_undeclared_modes(caps, groups)
     if family == "adamw" and any(g.hyper.mode is not Mode.ADAMW for g in groups):
         raise UnsupportedCase("torch.optim.AdamW implements only mode adamw")
 
