@@ -16,6 +16,10 @@ import numpy as np
 
 from adamspec.reference.hyper import CANONICAL, Hyper, Variant
 
+# A parameter's memory layouts (SPEC STATE-4): "transposed" is a 2-d parameter stored
+# column-major, "strided" every other element of a larger buffer.
+LAYOUTS = ("contiguous", "transposed", "strided")
+
 
 @dataclass(frozen=True)
 class Capabilities:
@@ -44,11 +48,22 @@ class Capabilities:
     state_injection: bool = True
     max_step: int | None = None  # largest step count held exactly (SPEC STATE-5)
     variant: Variant = CANONICAL  # the declared variant (SPEC VAR-1); every non-canonical knob is a departure
+    # What a sharded stack refuses or does (SPEC STATE-4): 0-d parameters (fully_shard refuses
+    # them), memory layouts other than contiguous (a stack that allocates its own shards), and
+    # into how many shards along dim 0 it splits each parameter (1: not split), so that cases
+    # draw the shapes that shard badly: dims the shard count does not divide, empty shards.
+    zero_dim: bool = True
+    layouts: frozenset[str] = frozenset(LAYOUTS)
+    shards: int = 1
     notes: str = ""
 
     def __post_init__(self):
         if self.moment_weight not in ("scalars", "storage"):
             raise ValueError(f"moment_weight must be 'scalars' or 'storage', got {self.moment_weight!r}")
+        if not set(self.layouts) <= set(LAYOUTS) or "contiguous" not in self.layouts:
+            raise ValueError(f"layouts must include 'contiguous' and be among {LAYOUTS}, got {sorted(self.layouts)}")
+        if self.shards < 1:
+            raise ValueError(f"shards must be at least 1, got {self.shards}")
         for name in ("state_dtype", "scalars_by_storage"):
             unknown = sorted(set(getattr(self, name)) - set(self.dtypes))
             if unknown:
@@ -64,7 +79,7 @@ class Capabilities:
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__}
-        for k in ("modes", "dtypes", "devices"):
+        for k in ("modes", "dtypes", "devices", "layouts"):
             d[k] = sorted(d[k])
         d["compute"] = dict(self.compute)
         d["state_dtype"] = dict(self.state_dtype)

@@ -37,6 +37,17 @@ def _compiled_builtin(family, device, path):
     return lambda: TorchCompiledAdapter(family, device, path)
 
 
+def _sharded_builtin(stack, family, path, world=None):
+    from adamspec.adapters.torch_sharded import DEFAULT_WORLD, TorchShardedAdapter
+
+    return lambda: TorchShardedAdapter(stack, family, path, world or DEFAULT_WORLD)
+
+
+# torch.distributed stacks (adapters/torch_sharded.py) and the families each wraps; a name takes
+# ``@N`` for a world size other than the default (``torch.fsdp2.adamw.foreach@3``).
+_SHARDED = {"fsdp2": ("adam", "adamw"), "dtensor": ("adamw",), "zero": ("adamw",)}
+
+
 def _timm_builtin(path):
     from adamspec.adapters.timm_adamw import TimmAdamWAdapter
 
@@ -80,6 +91,8 @@ BUILTIN = {
        for fam in ("adam", "adamw") for path in ("cuda-forloop", "cuda-foreach", "cuda-fused", "cuda-capturable")},
     **{f"torch.{fam}.cuda-{path}": _compiled_builtin(fam, "cuda", path)
        for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
+    **{f"torch.{stack}.{fam}.{path}": _sharded_builtin(stack, fam, path)
+       for stack, fams in _SHARDED.items() for fam in fams for path in ("forloop", "foreach", "fused")},
     **{f"timm.adamw.{path}": _timm_builtin(path) for path in ("forloop", "foreach")},
     **{f"bitsandbytes.{fam}.32bit": _bitsandbytes_builtin(fam, "32bit") for fam in ("adam", "adamw")},
     **{f"optax.{fam}": _optax_builtin(fam) for fam in ("adam", "adamw")},
@@ -132,10 +145,24 @@ def sweep_exclusions() -> dict[str, str]:
 
 def load_adapter(name: str, claim: str | None = None):
     """Resolve ``name``; raise UsageError for names that resolve to nothing."""
-    if name in BUILTIN:
+    base, at, world = name.partition("@")
+    if at and base in BUILTIN and base.split(".")[1] in _SHARDED:
+        if not world.isdigit():
+            raise UsageError(f"{name!r}: the world size after @ is a number of ranks, e.g. {base}@3")
+        stack, fam, path = base.split(".")[1:]
+        try:
+            adapter = _sharded_builtin(stack, fam, path, int(world))()
+        except ValueError as exc:
+            raise UsageError(f"{name!r}: {exc}") from None
+        name = base
+    elif name in BUILTIN:
+        adapter = BUILTIN[name]()
+    else:
+        adapter = None
+    if adapter is not None:
         if claim is not None:
             raise UsageError(f"--claim applies to an optimizer class, not the built-in adapter {name!r}")
-        return BUILTIN[name]()
+        return adapter
     if ":" not in name:
         raise UsageError(f"unknown adapter {name!r}: not a built-in ({', '.join(BUILTIN)}) "
                          "and not of the form package.module:attr")

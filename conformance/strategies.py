@@ -59,6 +59,23 @@ def arrays(dtype: str, shape, elems):
     return hnp.arrays(np.float64, shape, elements=elems, fill=elems).map(lambda a: cast(a, dtype))
 
 
+def shapes_for(caps: Capabilities, shapes, sharded: bool = True) -> list[tuple]:
+    """``shapes`` as the record allows them, plus, for an implementation that splits parameters
+    into ``caps.shards`` shards along dim 0 (and ``sharded``), the shapes that shard badly
+    (SPEC STATE-4): a dim the shard count does not divide, one that leaves a shard empty, and a
+    2-d one with an odd row count. 0-d shapes go where the record says it refuses them."""
+    out = [s for s in shapes if caps.zero_dim or len(s) > 0]
+    w = caps.shards
+    if sharded and w > 1:
+        out += [s for s in ((w - 1,), (w + 1,), (2 * w + 1, 2)) if s not in out]
+    return out
+
+
+def layouts_for(caps: Capabilities, layouts) -> list[str]:
+    """The memory layouts of ``layouts`` the record declares (always at least contiguous)."""
+    return [lay for lay in layouts if lay in caps.layouts] or ["contiguous"]
+
+
 def dtypes(caps: Capabilities):
     return st.sampled_from(sorted(d for d in caps.dtypes if d in EXPONENTS))
 
@@ -124,8 +141,9 @@ def single_step_cases(draw, caps: Capabilities, shapes=None, injected=True, layo
     ("transposed" only where the shape is 2-d)."""
     dtype = draw(dtypes(caps))
     h = draw(hypers(caps, **hyper_kw))
-    shape = draw(st.sampled_from(shapes or SMALL_SHAPES))
-    layout = draw(st.sampled_from([lay for lay in layouts if lay != "transposed" or len(shape) == 2]))
+    shape = draw(st.sampled_from(shapes_for(caps, shapes or SMALL_SHAPES, sharded=shapes is None)))
+    layout = draw(st.sampled_from([lay for lay in layouts_for(caps, layouts)
+                                   if lay != "transposed" or len(shape) == 2] or ["contiguous"]))
     t_prev = draw(steps_before(caps)) if injected and caps.state_injection else 0
     theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
     g = draw(arrays(dtype, shape, elements(dtype)))
@@ -147,7 +165,7 @@ def trajectory_cases(draw, caps: Capabilities, max_steps=100, **hyper_kw):
     """One parameter from fresh state for up to ``max_steps`` steps."""
     dtype = draw(dtypes(caps))
     h = draw(hypers(caps, **hyper_kw))
-    shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
+    shape = draw(st.sampled_from(shapes_for(caps, [(3,), (5,), (2, 2)])))
     n = draw(st.integers(2, max_steps))
     theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
     theta = _l2_square_in_range(theta, dtype, h.weight_decay)
@@ -203,7 +221,7 @@ def scheduled_trajectories(draw, caps: Capabilities, max_steps=12, groups=(1, 2)
             change = draw(st.integers(1, n - 1))
             steps = [replace(s, weight_decay=wd) if k >= change else s for k, s in enumerate(steps)]
         per_group.append(steps)
-        shape = draw(st.sampled_from([(3,), (5,), (2, 2)]))
+        shape = draw(st.sampled_from(shapes_for(caps, [(3,), (5,), (2, 2)])))
         theta = draw(arrays(dtype, shape, theta_values(dtype, h)))
         theta = _l2_square_in_range(theta, dtype, max(s.weight_decay for s in steps))
         group_cases.append(GroupCase(steps[0], (ParamCase(theta),)))

@@ -25,7 +25,7 @@ def _two_groups(draw, caps):
         h2 = replace(h2, weight_decay=0.0)  # GRP-3: a group without decay (biases)
     if h1 == h2:
         h2 = replace(h2, lr=h1.lr / 2)
-    shapes = draw(st.lists(st.sampled_from([(3,), (5,), (2, 2), (1,)]), min_size=3, max_size=3))
+    shapes = draw(st.lists(st.sampled_from(S.shapes_for(caps, [(3,), (5,), (2, 2), (1,)])), min_size=3, max_size=3))
     thetas = [draw(S.arrays(dtype, s, S.theta_values(dtype, h1))) for s in shapes]
     n_steps = draw(st.integers(1, 3))
     grads = tuple(tuple(draw(S.arrays(dtype, s, S.elements(dtype, -3, 1))) for s in shapes)
