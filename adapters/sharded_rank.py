@@ -210,7 +210,7 @@ class ShardedRank:
         ``set_optimizer_state_dict(full_state_dict, broadcast_from_rank0, strict=False)`` (strict
         refuses a parameter without state). ZeRO: ``consolidate_state_dict`` + ``state_dict`` on
         rank 0, broadcast, ``load_state_dict``. amsgrad is kept: a fresh optimizer with amsgrad
-        flipped loses max_exp_avg_sq on the ranks other than 0 under DCP (adapters/README: findings).
+        flipped loses max_exp_avg_sq on the ranks other than 0 under DCP (README, Sharded optimizers).
         """
         torch = self.torch
         arrays = [self._full(p.detach(), dt) for p, dt in zip(self.params, self.dtypes)]

@@ -192,11 +192,12 @@ def _refuted(judgement: StepJudgement, clause_of) -> dict[str, list[tuple[str, n
 
 
 def judge_trace(adapter, case, trace, collector, what: str = "the exact step", *,
-                theta_clause: str = "AD-1", clause_of=None) -> list[StepJudgement]:
+                theta_clause: str = "AD-1", clause_of=None, count_clause: str = "STATE-2") -> list[StepJudgement]:
     """Every step of every parameter with a gradient within C·B of the exact step (re-based).
 
     Each failure names the clause it refutes: m → AD-2, v → AD-3, vmax → AMS-1, θ →
-    ``theta_clause``, or what ``clause_of(output, flat indices, before, grad)`` says. Returns
+    ``theta_clause``, or what ``clause_of(output, flat indices, before, grad)`` says; a wrong
+    count → ``count_clause`` (STATE-2 unless the property's own clause covers it). Returns
     the judgements, so that a property's own checks need not judge the same step again.
     """
     caps = adapter.capabilities
@@ -212,7 +213,7 @@ def judge_trace(adapter, case, trace, collector, what: str = "the exact step", *
             t = (0 if fresh(before) else before.step) + 1
             if after.step != t:  # STATE-2: exactly one per step with a gradient
                 collector.fail(Violation(f"after step {k + 1} parameter {i} holds step = {after.step!r}, "
-                                         f"expected {t}", case, i, t, clause="STATE-2"))
+                                         f"expected {t}", case, i, t, clause=count_clause, index=k))
             j = judge_step(before, g, hypers[i], after, caps)
             judgements.append(j)
             if j.ok:  # headroom is measured on steps within the bound: an excused one (a known

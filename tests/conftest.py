@@ -8,6 +8,15 @@ from hypothesis import HealthCheck, settings
 
 pytest_plugins = ["pytester"]  # the plugin's own tests run pytest as users do
 
+# One thread per process: pytest-xdist already runs a worker per core, and torch's (and XLA's)
+# own thread pools on top of that only contend (set before any test imports them; inherited by
+# the CLI and rank-pool subprocesses the tests start).
+for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+if "torch" in sys.modules:
+    sys.modules["torch"].set_num_threads(1)
+
 settings.register_profile(
     "ci", max_examples=60, deadline=None, derandomize=True, database=None,
     suppress_health_check=[HealthCheck.too_slow],

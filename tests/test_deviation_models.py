@@ -232,3 +232,52 @@ def test_overflowed_step_size_fits_the_float16_overflow_and_its_trigger_says_whe
                                                         ((g,),)), 0)
     assert "overflowed_step_size" in next(iter(dev.input_kinds(case))).reaches
     assert not next(iter(dev.input_kinds(case, reaches=False))).reaches
+
+
+def _restored_run():
+    """Parameter 0 without state at the checkpoint (no gradient at step 1, resume after it), and
+    the steps the DCP restore gives it: count 1 and zero moments, then t = 2 (exact, float64)."""
+    from adamspec.conformance.cases import Case, GroupCase, ParamCase
+    from adamspec.conformance.execute import Trace
+
+    h = _hyper()
+    case = Case((GroupCase(h, (ParamCase(np.array([1.0])),)),), ((None,), (np.array([2.0]),)), resume_at=1)
+    made = ParamState(np.array([1.0]), None, None, None, None)
+    restored = _exact(1.0, 2.0, 0.0, 0.0, 1, h)  # from count 1 with zero moments: t = 2
+    after = ParamState(*(np.array([restored[k]]) for k in ("theta", "m", "v")), None, 2)
+    return case, Trace([[made], [made], [after]], None, None), h
+
+
+def test_restored_as_if_stepped_once_fits_the_t_2_step_of_a_stateless_parameter():
+    from adamspec.conformance.registry import Violation
+
+    case, trace, h = _restored_run()
+    v = Violation("after step 2", case, 0, 1, clause="STATE-6")
+    assert dm.fits("restored_as_if_stepped_once", v, [(case, trace)], CAPS, lambda k: True)
+    assert dm.TRIGGERS["restored_as_if_stepped_once"](case, 0)
+    # the step as it should be (t = 1) with only the count wrong is another bug
+    right = _exact(1.0, 2.0, 0.0, 0.0, 0, h)
+    wrong = ParamState(*(np.array([right[k]]) for k in ("theta", "m", "v")), None, 2)
+    bad = trace.__class__([trace.snapshots[0], trace.snapshots[1], [wrong]], None, None)
+    assert not dm.fits("restored_as_if_stepped_once", v, [(case, bad)], CAPS, lambda k: True)
+
+
+def test_restored_as_if_stepped_once_needs_a_stateless_step_to_witness_it():
+    """Conforming steps from held state fit the model, but alone they excuse nothing: a restore
+    that perturbed a stored m by one ulp (within the bound, not bitwise) must stay a failure."""
+    from adamspec.conformance.cases import Case, GroupCase, ParamCase
+    from adamspec.conformance.execute import Trace
+    from adamspec.conformance.registry import Violation
+
+    h = _hyper()
+    held = ParamState(np.array([1.0]), np.array([0.5]), np.array([0.25]), None, 3)
+    out = _exact(1.0, 2.0, np.nextafter(0.5, 1.0), 0.25, 3, h)
+    after = ParamState(*(np.array([out[k]]) for k in ("theta", "m", "v")), None, 4)
+    case = Case((GroupCase(h, (ParamCase(np.array([1.0]), "contiguous", held),)),), ((np.array([2.0]),),),
+                resume_at=None)
+    v = Violation("x", case, 0, 4, clause="STATE-6")
+    runs = [(case, Trace([[held], [after]], None, None))]
+    step = dm.offending_steps(v, runs, lambda k: True)
+    assert step and dm.restored_as_if_stepped_once(step[0], CAPS)  # within the bound
+    assert not dm.fits("restored_as_if_stepped_once", v, runs, CAPS, lambda k: True)
+    assert not dm.TRIGGERS["restored_as_if_stepped_once"](case, 0)

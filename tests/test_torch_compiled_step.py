@@ -48,7 +48,8 @@ def _run(adapter, groups, states, grads, steps=2):
         s.close()
 
 
-@pytest.mark.parametrize("name", CPU_NAMES)
+# ~20 s each: the first path in CI, the others with -m slow
+@pytest.mark.parametrize("name", [CPU_NAMES[0], *(pytest.param(n, marks=pytest.mark.slow) for n in CPU_NAMES[1:])])
 def test_reused_optimizer_matches_a_fresh_eager_one_example_after_example(name):
     """Each example on the pooled optimizer ends exactly where torch's eager for-loop optimizer,
     built fresh for that example, ends: the same parameters have state (none leaks from an earlier

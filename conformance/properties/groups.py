@@ -49,16 +49,18 @@ def _some_without_grad(draw, caps):
     h = draw(S.hypers(caps, weight_decay=0.1 if "adam" not in caps.modes else None))
     if h.mode.value == "adam":
         h = replace(h, weight_decay=0.0)
-    thetas = [draw(S.arrays(dtype, (3,), S.elements(dtype, -2, 1, zero=False))) for _ in range(2)]
+    # (3,), and for a sharded record the shapes that shard badly (an empty shard, uneven ones)
+    shape = draw(st.sampled_from(S.shapes_for(caps, [(3,)])))
+    thetas = [draw(S.arrays(dtype, shape, S.elements(dtype, -2, 1, zero=False))) for _ in range(2)]
     n = draw(st.integers(2, 4))
     # Parameter 0 has no gradient on some steps (None), parameter 1 a zero gradient on some.
     pattern = draw(st.lists(st.booleans(), min_size=n, max_size=n))
     pattern[0] = False  # parameter 0 starts without a gradient: no state may be created
     grads = []
     for k in range(n):
-        g0 = draw(S.arrays(dtype, (3,), S.elements(dtype, -3, 0))) if pattern[k] else None
-        g1 = (np.zeros(3, thetas[1].dtype) if k % 2 == 0
-              else draw(S.arrays(dtype, (3,), S.elements(dtype, -3, 0))))
+        g0 = draw(S.arrays(dtype, shape, S.elements(dtype, -3, 0))) if pattern[k] else None
+        g1 = (np.zeros(shape, thetas[1].dtype) if k % 2 == 0
+              else draw(S.arrays(dtype, shape, S.elements(dtype, -3, 0))))
         grads.append((g0, g1))
     return Case((GroupCase(h, (ParamCase(thetas[0]), ParamCase(thetas[1]))),), tuple(grads))
 
