@@ -208,13 +208,21 @@ class Schedules(Protocol):
     def set_hypers(self, hypers: Sequence[Hyper]) -> None: ...
 
 
+# The constructor defaults of the fresh instance a ``Resumes`` session restores into: unlike any
+# drawn group's, so that a restore which keeps a constructor value shows (SPEC STATE-6). Known
+# deviation models read them too: a restore that steps the fresh instance once leaves state made
+# with these (conformance/deviation_models.py, restored_as_if_stepped_once).
+UNLIKE_DEFAULTS = {"lr": 0.0123, "betas": (0.51, 0.77), "eps": 0.031, "weight_decay": 0.29}
+
+
 @runtime_checkable
 class Resumes(Protocol):
     """A session that can checkpoint and resume (SPEC STATE-6): ``resume()`` saves the state
     through the library's own API (torch: ``state_dict()`` through ``torch.save`` to bytes),
-    builds a fresh instance over fresh parameters holding the current values, with defaults
-    unlike the saved groups', restores the state into it (``load_state_dict``), and goes on with
-    it. Without it the ``resume`` property is not applicable."""
+    builds a fresh instance over fresh parameters holding the current values, with
+    ``UNLIKE_DEFAULTS`` (maximize flipped, and amsgrad where the library allows), restores the
+    state into it (``load_state_dict``), and goes on with it. ``read()`` right after ``resume()``
+    gives what the restore left. Without it the ``resume`` property is not applicable."""
 
     def resume(self) -> None: ...
 

@@ -13,6 +13,7 @@ import ml_dtypes
 import numpy as np
 
 from adamspec.adapters.base import (
+    UNLIKE_DEFAULTS,
     BenchmarkStep,
     Capabilities,
     GroupSpec,
@@ -114,11 +115,6 @@ def write_hypers(group: dict, h: Hyper) -> None:
         group["lr"] = h.lr
     group["betas"] = (h.beta1, h.beta2)
     group["eps"], group["weight_decay"] = h.eps, h.weight_decay
-
-
-# The defaults a resumed optimizer is built with (SPEC STATE-6): unlike any drawn group, so that
-# a restore that keeps them instead of the saved groups' values shows.
-UNLIKE_DEFAULTS = {"lr": 0.0123, "betas": (0.51, 0.77), "eps": 0.031, "weight_decay": 0.29}
 
 
 def saved_and_loaded(torch, state_dict):

@@ -16,12 +16,12 @@ excuses on trust.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mpmath
 import numpy as np
 
-from adamspec.adapters.base import ParamState
+from adamspec.adapters.base import UNLIKE_DEFAULTS, ParamState
 from adamspec.conformance.judge import arithmetic_for, fresh, judge_step
 from adamspec.conformance.results import InputKind
 from adamspec.reference import steps
@@ -42,6 +42,8 @@ class Step:
     layout: str = "contiguous"  # the parameter's memory layout (cases.LAYOUTS)
     k: int = 0  # which step of the case (0: the first after the parameters were made)
     made_fresh: bool = True  # the case started it without state: the implementation made its m, v
+    restored: ParamState | None = None  # the first step after a resume: what the restore left
+    empty_checkpoint: bool = False  # ... and no parameter had state when the checkpoint was saved
 
 
 def _state(st: ParamState, name: str, shape) -> np.ndarray:
@@ -71,8 +73,10 @@ def offending_steps(v, runs, fits: Callable[[InputKind], bool]) -> list[Step] | 
                     continue
                 before, after = trace.snapshots[k][i], trace.snapshots[k + 1][i]
                 t = (0 if fresh(before) else int(before.step)) + 1
+                resumed = trace.restored is not None and k == case.resume_at
                 out.append(Step(before, np.asarray(grads[i]), case.hypers_at(k)[i], after, t, p.layout, k,
-                                p.state is None or p.state.step is None))
+                                p.state is None or p.state.step is None, trace.restored[i] if resumed else None,
+                                resumed and all(map(fresh, trace.snapshots[k]))))
     return out or None
 
 
@@ -305,19 +309,32 @@ def overflowed_step_size(s: Step, caps) -> bool:
 
 
 def restored_as_if_stepped_once(s: Step, caps) -> bool:
-    """A parameter that had no state when the checkpoint was saved comes back with state as if
-    it had taken one step: count 1, m = v (= vmax) = 0, so its first step stores count 2 and is
-    the spec's step from that state (bias corrections at t = 2), while every step from a state
-    it holds is the spec's (torch.distributed.checkpoint's ``set_optimizer_state_dict`` with
-    ``strict=False``: its ``_init_optim_state`` steps the fresh optimizer once at lr = 0 on zero
-    gradients). ``WITNESSES`` asks for at least one such first step, so that a restore that
-    merely perturbs a stored state is not excused by the conforming steps around it."""
+    """A parameter that had no state when the checkpoint was saved comes back with the state of
+    one step the fresh instance took at lr = 0 on a zero gradient, with its constructor's
+    β₁, β₂, λ (``UNLIKE_DEFAULTS``; amsgrad kept): count 1, and zero moments under AdamW but
+    m = (1 − β₁)·λθ, v = (1 − β₂)·(λθ)² under coupled L2, whose gradient is λθ. When no
+    parameter had state, ``get_optimizer_state_dict`` took that step on the saved instance itself
+    (its own β₁, β₂, λ) and the checkpoint holds its result, which the restore gives. Its first step
+    then stores count 2 and is the spec's step from that state, while every step from a state it
+    holds is the spec's (torch.distributed.checkpoint's ``set_optimizer_state_dict`` with
+    ``strict=False``: ``_init_optim_state`` steps the fresh optimizer so). Both steps are judged
+    within the bound, the restored state on what ``read()`` gave right after the restore.
+    ``WITNESSES`` asks for at least one such step, so that a restore that merely perturbs a
+    stored state is not excused by the conforming steps around it."""
     if not fresh(s.before):
         return s.after.step == int(s.before.step) + 1 and judge_step(s.before, s.grad, s.hyper, s.after, caps).ok
+    r = s.restored
+    if r is None:  # a first step that no restore preceded: the spec's, count 1
+        return s.after.step == 1 and judge_step(s.before, s.grad, s.hyper, s.after, caps).ok
+    b1, b2 = UNLIKE_DEFAULTS["betas"]
+    l2 = Mode.ADAM_L2.value in caps.modes  # torch.optim.Adam: its weight_decay is coupled L2
+    made_with = replace(s.hyper, lr=0.0) if s.empty_checkpoint else Hyper(
+        lr=0.0, beta1=b1, beta2=b2, eps=UNLIKE_DEFAULTS["eps"], weight_decay=UNLIKE_DEFAULTS["weight_decay"],
+        mode=Mode.ADAM_L2 if l2 else Mode.ADAMW, amsgrad=s.hyper.amsgrad, maximize=not s.hyper.maximize)
     th = np.asarray(s.before.theta)
-    zeros = np.zeros_like(th)
-    restored = ParamState(th, zeros, zeros, zeros if s.hyper.amsgrad else None, 1)
-    return s.after.step == 2 and judge_step(restored, s.grad, s.hyper, s.after, caps).ok
+    return (r.step == 1 and s.after.step == 2
+            and judge_step(s.before, np.zeros_like(th), made_with, r, caps).ok
+            and judge_step(r, s.grad, s.hyper, s.after, caps).ok)
 
 
 MODELS: dict[str, Callable[[Step, object], bool]] = {
@@ -335,7 +352,7 @@ MODELS: dict[str, Callable[[Step, object], bool]] = {
 # A model whose steps include conforming ones names the step that must show its deviation: at
 # least one offending step must meet its witness, or the model does not fit.
 WITNESSES: dict[str, Callable[[Step], bool]] = {
-    "restored_as_if_stepped_once": lambda s: fresh(s.before),
+    "restored_as_if_stepped_once": lambda s: fresh(s.before) and s.restored is not None,
 }
 
 

@@ -28,6 +28,7 @@ class Trace:
     snapshots: list[list[ParamState]]
     grads_after: list[list[np.ndarray | None]] | None  # per step, None if the session can't tell
     in_place: list[list[bool]] | None
+    restored: list[ParamState] | None = None  # what the session held right after resuming
 
 
 # The (case, trace) pairs executed while a runner records one example: what a known deviation's
@@ -71,9 +72,11 @@ def execute(adapter: Adapter, case: Case) -> Trace:
         snapshots = [initial_snapshot(case)]
         grads_after = [] if isinstance(session, ExposesGradients) else None
         in_place = [] if isinstance(session, ReportsInPlace) else None
+        restored = None
         for k, grads in enumerate(case.grads):
             if k == case.resume_at:
                 session.resume()
+                restored = session.read()
             if case.schedule and k > 0 and case.schedule[k] != case.schedule[k - 1]:
                 session.set_hypers(case.schedule[k])
             session.step(list(grads))
@@ -82,7 +85,7 @@ def execute(adapter: Adapter, case: Case) -> Trace:
                 grads_after.append(session.grads_after())
             if in_place is not None:
                 in_place.append(session.updated_in_place())
-        trace = Trace(snapshots, grads_after, in_place)
+        trace = Trace(snapshots, grads_after, in_place, restored)
         runs = _RECORDING.get()
         if runs is not None:
             runs.append((case, trace))

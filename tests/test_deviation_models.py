@@ -234,18 +234,36 @@ def test_overflowed_step_size_fits_the_float16_overflow_and_its_trigger_says_whe
     assert not next(iter(dev.input_kinds(case, reaches=False))).reaches
 
 
-def _restored_run():
+def _restored_run(caps=CAPS, h=None, others_held=True):
     """Parameter 0 without state at the checkpoint (no gradient at step 1, resume after it), and
-    the steps the DCP restore gives it: count 1 and zero moments, then t = 2 (exact, float64)."""
+    the steps the DCP restore gives it: one step at lr = 0 on a zero gradient (count 1; zero
+    moments under AdamW, those of the gradient λθ under coupled L2), then t = 2 from that state
+    (exact, float64). The step is the fresh instance's (UNLIKE_DEFAULTS) when another parameter
+    held state at the save, the saved instance's own (``h``) when none did."""
+    from adamspec.adapters.base import UNLIKE_DEFAULTS
     from adamspec.conformance.cases import Case, GroupCase, ParamCase
     from adamspec.conformance.execute import Trace
 
-    h = _hyper()
-    case = Case((GroupCase(h, (ParamCase(np.array([1.0])),)),), ((None,), (np.array([2.0]),)), resume_at=1)
+    h = h or _hyper()
+    held = ParamState(np.array([3.0]), np.array([0.5]), np.array([0.25]), None, 3)
+    params = (ParamCase(np.array([1.0])),) + ((ParamCase(np.array([3.0]), "contiguous", held),) if others_held else ())
+    grads = ((None,) + (np.array([1.0]),) * others_held, (np.array([2.0]),) + (np.array([1.0]),) * others_held)
+    case = Case((GroupCase(h, params),), grads, resume_at=1)
     made = ParamState(np.array([1.0]), None, None, None, None)
-    restored = _exact(1.0, 2.0, 0.0, 0.0, 1, h)  # from count 1 with zero moments: t = 2
-    after = ParamState(*(np.array([restored[k]]) for k in ("theta", "m", "v")), None, 2)
-    return case, Trace([[made], [made], [after]], None, None), h
+    l2 = "adam_l2" in caps.modes
+    if others_held:
+        (b1, b2), lam = UNLIKE_DEFAULTS["betas"], UNLIKE_DEFAULTS["weight_decay"]
+        made_with = Hyper(lr=0.0, beta1=b1, beta2=b2, eps=UNLIKE_DEFAULTS["eps"], weight_decay=lam,
+                          mode=Mode.ADAM_L2 if l2 else Mode.ADAMW, maximize=not h.maximize)
+    else:
+        made_with = replace(h, lr=0.0)
+    init = _exact(1.0, 0.0, 0.0, 0.0, 0, made_with)
+    m0, v0 = init["m"], init["v"]
+    restored = ParamState(np.array([1.0]), np.array([m0]), np.array([v0]), None, 1)
+    out = _exact(1.0, 2.0, m0, v0, 1, h)  # from count 1 with the restored moments: t = 2
+    after = ParamState(*(np.array([out[k]]) for k in ("theta", "m", "v")), None, 2)
+    rest = [held] * others_held
+    return case, Trace([[made, *rest], [made, *rest], [after, *rest]], None, None, [restored, *rest]), h
 
 
 def test_restored_as_if_stepped_once_fits_the_t_2_step_of_a_stateless_parameter():
@@ -258,8 +276,48 @@ def test_restored_as_if_stepped_once_fits_the_t_2_step_of_a_stateless_parameter(
     # the step as it should be (t = 1) with only the count wrong is another bug
     right = _exact(1.0, 2.0, 0.0, 0.0, 0, h)
     wrong = ParamState(*(np.array([right[k]]) for k in ("theta", "m", "v")), None, 2)
-    bad = trace.__class__([trace.snapshots[0], trace.snapshots[1], [wrong]], None, None)
+    bad = replace(trace, snapshots=[trace.snapshots[0], trace.snapshots[1], [wrong]])
     assert not dm.fits("restored_as_if_stepped_once", v, [(case, bad)], CAPS, lambda k: True)
+    # without what the restore left, nothing witnesses it
+    assert not dm.fits("restored_as_if_stepped_once", v, [(case, replace(trace, restored=None))], CAPS,
+                       lambda k: True)
+
+
+def test_restored_as_if_stepped_once_under_coupled_l2_holds_the_moments_of_the_decay_gradient():
+    """torch.optim.Adam's weight_decay is coupled L2: the restore's step at lr = 0 on a zero
+    gradient is a step on λθ, so m and v are not zero; zero moments would be another bug."""
+    from adamspec.conformance.registry import Violation
+
+    caps = NumpyAdapter("adam").capabilities
+    case, trace, h = _restored_run(caps, _hyper(mode=Mode.ADAM))
+    # the fresh instance's β₁ and λ (UNLIKE_DEFAULTS)
+    assert trace.restored[0].m[0] == pytest.approx((1 - 0.51) * 0.29, rel=2.0**-50)
+    v = Violation("after step 2", case, 0, 1, clause="STATE-6")
+    assert dm.fits("restored_as_if_stepped_once", v, [(case, trace)], caps, lambda k: True)
+    zeros = replace(trace.restored[0], m=np.array([0.0]), v=np.array([0.0]))
+    no_moments = replace(trace, restored=[zeros, *trace.restored[1:]])
+    assert not dm.fits("restored_as_if_stepped_once", v, [(case, no_moments)], caps, lambda k: True)
+    # the AdamW restore (zero moments) is not the L2 one
+    case_w, trace_w, _ = _restored_run(CAPS, _hyper(mode=Mode.ADAM))
+    assert not dm.fits("restored_as_if_stepped_once", Violation("x", case_w, 0, 1, clause="STATE-6"),
+                       [(case_w, trace_w)], caps, lambda k: True)
+
+
+def test_restored_as_if_stepped_once_from_a_checkpoint_without_state_is_the_saved_instances_step():
+    """No parameter had state: saving stepped the saved instance itself at lr = 0, so the moments
+    are its own λ's (0.2 here), not the fresh instance's."""
+    from adamspec.conformance.registry import Violation
+
+    caps = NumpyAdapter("adam").capabilities
+    h = _hyper(mode=Mode.ADAM_L2, weight_decay=0.2)
+    case, trace, _ = _restored_run(caps, h, others_held=False)
+    assert trace.restored[0].m[0] == pytest.approx((1 - h.beta1) * 0.2, rel=2.0**-50)  # exact, rounded once
+    v = Violation("after step 2", case, 0, 1, clause="STATE-6")
+    assert dm.fits("restored_as_if_stepped_once", v, [(case, trace)], caps, lambda k: True)
+    other, trace_o, _ = _restored_run(caps, h)  # the fresh instance's moments instead
+    single = replace(trace, restored=trace_o.restored[:1],
+                     snapshots=[trace.snapshots[0], trace.snapshots[1], trace_o.snapshots[2][:1]])
+    assert not dm.fits("restored_as_if_stepped_once", v, [(case, single)], caps, lambda k: True)
 
 
 def test_restored_as_if_stepped_once_needs_a_stateless_step_to_witness_it():

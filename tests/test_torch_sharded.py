@@ -91,12 +91,25 @@ def test_torch_dcp_restore_gives_a_stateless_parameter_one_step_of_state():
     assert lenient["state_after_restore"] == {"a": 1.0, "b": 1.0}  # b: state it never had
     assert lenient["b_step_after_next_step"] == 2.0 and lenient["b_step_uninterrupted"] == 1.0
     assert lenient["b_equal_uninterrupted"] is False and lenient["a_equal_uninterrupted"] is True
+    # coupled L2 (torch.optim.Adam, weight_decay 0.5, betas 0.9/0.999): m = (1 − β₁)·λθ, v = (1 − β₂)·(λθ)²,
+    # to float32 rounding (a relative 2⁻²² covers the two roundings of each)
+    l2 = out["adam_l2"]
+    theta = np.array(l2["b_theta"])
+    assert l2["b_step_after_restore"] == 1.0
+    np.testing.assert_allclose(l2["b_exp_avg_after_restore"], 0.1 * 0.5 * theta, rtol=2.0**-22)
+    np.testing.assert_allclose(l2["b_exp_avg_sq_after_restore"], 0.001 * (0.5 * theta) ** 2, rtol=2.0**-21)
+    # no parameter had state: saving stepped the saved optimizer (λ = 0.5), and the restore gives that
+    empty = out["adam_l2_no_state_at_save"]
+    assert empty["saved_optimizer_b_step"] == 1.0 and empty["b_step_after_restore"] == 1.0
+    np.testing.assert_allclose(empty["b_exp_avg_after_restore"], 0.1 * 0.5 * np.array(empty["b_theta"]),
+                               rtol=2.0**-22)
 
 
-def test_the_suite_meets_the_restore_deviation_and_excuses_only_it():
-    """STATE-6 on FSDP2 (a rank pool of 2): the resumed runs show the deviation, its model-keyed
-    entry excuses it, and the search past it finds nothing else."""
-    result = adamspec.check("torch.fsdp2.adamw.foreach", clauses=["STATE-6"])
+@pytest.mark.parametrize("name", ["torch.fsdp2.adamw.foreach", "torch.fsdp2.adam.forloop"])
+def test_the_suite_meets_the_restore_deviation_and_excuses_only_it(name):
+    """STATE-6 on FSDP2 (a rank pool of 2), AdamW and coupled L2: the resumed runs show the
+    deviation, its model-keyed entry excuses it, and the search past it finds nothing else."""
+    result = adamspec.check(name, clauses=["STATE-6"])
     (v,) = [v for v in result.verdicts if v.property == "resume"]
     assert v.verdict == "pass", (v.verdict, v.reason, v.failures)
     assert [x.label for x in v.excused] == ["STATE-6 (restored as if stepped once)"]
