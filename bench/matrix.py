@@ -48,7 +48,7 @@ def _cli(*args: str, timeout: int) -> tuple[int, dict | None, float]:
     return proc.returncode, doc, seconds
 
 
-def row(name: str, profile: str, timeout: int) -> dict:
+def row(name: str, profile: str, timeout: int, identify: bool = True) -> dict:
     family = name.split(".", 1)[0]
     library = LIBRARIES.get(family, family)
     rc, doc, seconds = _cli("run", "--adapter", name, "--profile", profile, "-q", timeout=timeout)
@@ -63,6 +63,8 @@ def row(name: str, profile: str, timeout: int) -> dict:
             "not_applicable": sorted(p["property"] for p in doc["properties"] if p["verdict"] == "not-applicable"),
             "worst_bound_fraction": round(max(fractions), 3) if fractions else None,
             "warnings": doc.get("warnings", [])}
+    if not identify:
+        return out
     irc, ident, iseconds = _cli("identify", "--adapter", name, timeout=timeout)
     if ident is not None:
         # a knob left at its canonical value, or None (identify could not probe it), is no departure
@@ -99,10 +101,21 @@ def main(argv=None) -> int:
     ap.add_argument("--json", default="bench/matrix.json")
     ap.add_argument("--markdown", default="bench/matrix.md")
     ap.add_argument("--timeout", type=int, default=3600, help="per adapter and command, in seconds")
-    ap.add_argument("--from-json", metavar="FILE", help="write the Markdown of an earlier run's JSON, run nothing")
+    ap.add_argument("--no-identify", action="store_true",
+                    help="run only (identify does not depend on the profile: take it from a ci matrix)")
+    ap.add_argument("--from-json", metavar="FILE", nargs="+",
+                    help="write the Markdown (and, with --json, the JSON) of earlier runs' JSON, a later file's row "
+                         "replacing an earlier one of the same adapter; run nothing")
     args = ap.parse_args(argv)
     if args.from_json:
-        doc = json.loads(Path(args.from_json).read_text(encoding="utf-8"))
+        docs = [json.loads(Path(f).read_text(encoding="utf-8")) for f in args.from_json]
+        if len({d["profile"] for d in docs}) != 1:
+            ap.error("--from-json: the files hold runs at different profiles")
+        rows = {r["adapter"]: r for d in docs for r in d["rows"]}
+        doc = {"command": " ; ".join(d["command"] for d in docs), "profile": docs[0]["profile"],
+               "rows": list(rows.values()), "not_run": {k: v for d in docs for k, v in d["not_run"].items()}}
+        if "--json" in (argv if argv is not None else sys.argv[1:]):
+            Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         Path(args.markdown).write_text(markdown(doc["rows"], doc["not_run"], doc["profile"]), encoding="utf-8")
         return 0
     excluded = sweep_exclusions()
@@ -120,7 +133,7 @@ def main(argv=None) -> int:
     rows = []
     for i, name in enumerate(names, 1):
         print(f"[{i}/{len(names)}] {name} …", file=sys.stderr, flush=True)
-        rows.append(row(name, args.profile, args.timeout))
+        rows.append(row(name, args.profile, args.timeout, identify=not args.no_identify))
         print(f"    {rows[-1]['verdict']} in {rows[-1]['seconds']} s", file=sys.stderr, flush=True)
     doc = {"command": "python bench/matrix.py " + " ".join(argv if argv is not None else sys.argv[1:]),
            "profile": args.profile, "rows": rows, "not_run": skipped}
