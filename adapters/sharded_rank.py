@@ -209,8 +209,10 @@ class ShardedRank:
         FSDP2 and DTensor: ``get_optimizer_state_dict(full_state_dict, cpu_offload)`` on rank 0,
         ``set_optimizer_state_dict(full_state_dict, broadcast_from_rank0, strict=False)`` (strict
         refuses a parameter without state). ZeRO: ``consolidate_state_dict`` + ``state_dict`` on
-        rank 0, broadcast, ``load_state_dict``. amsgrad is kept: a fresh optimizer with amsgrad
-        flipped loses max_exp_avg_sq on the ranks other than 0 under DCP (README, Sharded optimizers).
+        rank 0, broadcast, ``load_state_dict``. amsgrad is kept: restored into an optimizer built
+        with amsgrad flipped, DCP leaves rank 0 a plain-tensor max_exp_avg_sq and the other ranks
+        none, and the next step fails on every rank (tests/fixtures/dcp_amsgrad_repro.py; README,
+        Known deviations of real implementations).
         """
         torch = self.torch
         arrays = [self._full(p.detach(), dt) for p, dt in zip(self.params, self.dtypes)]

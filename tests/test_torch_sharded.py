@@ -105,6 +105,21 @@ def test_torch_dcp_restore_gives_a_stateless_parameter_one_step_of_state():
                                rtol=2.0**-22)
 
 
+def test_torch_dcp_restore_into_an_optimizer_built_without_amsgrad_breaks_every_rank():
+    """The finding behind the sharded adapters keeping the saved amsgrad in the resumed optimizer
+    (adapters/sharded_rank.py, resume), in plain torch: saved with amsgrad=True, restored into
+    AdamW(amsgrad=False), the groups say amsgrad=True, but rank 0 holds max_exp_avg_sq as a plain
+    tensor and rank 1 none, so the next step fails on both. When torch changes this, the test fails:
+    let the adapter flip amsgrad as it flips maximize."""
+    proc = subprocess.run([sys.executable, str(REPRO.with_name("dcp_amsgrad_repro.py"))], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r0, r1 = json.loads(proc.stdout.strip().splitlines()[-1])["ranks"]
+    assert r0["group_amsgrad"] is r1["group_amsgrad"] is True
+    assert "max_exp_avg_sq" in r0["keys"] and "max_exp_avg_sq" not in r1["keys"]
+    assert "mixed torch.Tensor and DTensor" in r0["next_step"] and r1["next_step"] == "KeyError: 'max_exp_avg_sq'"
+
+
 @pytest.mark.parametrize("name", ["torch.fsdp2.adamw.foreach", "torch.fsdp2.adam.forloop"])
 def test_the_suite_meets_the_restore_deviation_and_excuses_only_it(name):
     """STATE-6 on FSDP2 (a rank pool of 2), AdamW and coupled L2: the resumed runs show the
