@@ -137,3 +137,34 @@ def test_each_sharded_adapter_conforms_at_ci_with_exactly_its_known_deviations(n
     result = adamspec.check(name)
     assert result.verdict == "conformant", [(v.clause, v.verdict, v.reason) for v in result.verdicts]
     assert not result.warnings
+
+
+def test_a_rank_that_dies_mid_run_is_an_error_naming_the_clause_and_the_run_goes_on(tmp_path, monkeypatch):
+    """A rank dies at one step: that property's verdict is an error naming its clause, the pool is
+    ended and restarted, and the next property runs to its own verdict on the new pool."""
+    import os
+
+    from adamspec.adapters import torch_sharded
+    from adamspec.adapters.rank_pool import RankPool
+
+    fixtures = str(Path(__file__).with_name("fixtures"))
+    monkeypatch.syspath_prepend(fixtures)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([fixtures, os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("ADAMSPEC_TEST_DEATH_MARKER", str(tmp_path / "died"))
+    pool = RankPool(2, "rank_handlers:DiesAtFirstStep", deadline=torch_sharded.CALL_DEADLINE)
+    monkeypatch.setitem(torch_sharded._POOLS, 2, pool)
+    try:
+        result = adamspec.check("torch.fsdp2.adamw.foreach", clauses=["AW-3", "AD-12"])
+    finally:
+        pool.close()
+    assert (tmp_path / "died").exists()
+    (died,) = [v for v in result.verdicts if v.verdict == "error"]  # whichever ran first
+    (later,) = [v for v in result.verdicts if v is not died]
+    # a death does not recur on replay, so hypothesis calls the example flaky: the error names the
+    # property's clause, and its failure the dead rank
+    assert died.clause in ("AW-3", "AD-12") and died.failures, died.reason
+    message = died.failures[0].message
+    assert died.failures[0].clause == died.clause and died.failures[0].kind == "error"
+    assert "rank 1 died (exit code 9)" in message and "will restart" in message, message
+    assert later.verdict == "pass", (later.verdict, later.reason)
+    assert result.verdict != "conformant"
