@@ -15,7 +15,8 @@ import pickle
 import numpy as np
 
 from adamspec.adapters.base import Capabilities, ParamState, refuse_undeclared_modes
-from adamspec.reference.hyper import CANONICAL, Hyper, Mode, Variant
+from adamspec.reference import knobs
+from adamspec.reference.hyper import CANONICAL, KNOBS, Hyper, Mode, Variant
 
 ORDERS = ("textbook", "torch_forloop", "lerp", "capturable", "step_size_first")
 
@@ -73,61 +74,45 @@ def numpy_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str = "tex
     return th1.astype(theta.dtype), m1, v1, vmax1, t
 
 
+# The knobs whose NUMPY pieces (reference/knobs/<knob>.py) ``_variant_step`` calls.
+CALLS = ("decay_order", "decay_scale", "eps_placement", "bias_correction", "amsgrad_over")
+
+
 def _variant_step(theta, grad, m, v, vmax, t_prev: int, h: Hyper, order: str, variant: Variant):
-    """The textbook order under a declared variant (SPEC VAR-2 to VAR-6), from the formulas there."""
+    """The textbook order under a declared variant (SPEC VAR-2 to VAR-6): each knob value's
+    formula is its module's NUMPY piece (reference/knobs/<knob>.py), written from the VAR
+    formulas in the storage dtype, separately from the exact reference's EXACT piece."""
     if order != "textbook":
         raise ValueError(f"a variant is computed in the textbook order only, not {order!r}")
-    known = {"decay_order": ("before", "after"), "decay_scale": ("lr", "independent", "scheduled", "corrected"),
-             "eps_placement": ("outside", "hat", "inside", "floor", "root"), "bias_correction": (True, False, "m"),
-             "amsgrad_over": ("v", "vhat")}
-    for knob, values in known.items():
-        if getattr(variant, knob) not in values:
-            raise ValueError(f"numpy_step does not implement {knob} = {getattr(variant, knob)!r}")
+    f = {}
+    for knob in KNOBS.keys() - CALLS:  # a knob module whose NUMPY piece is called nowhere below
+        raise ValueError(f"numpy_step does not implement the knob {knob}")
+    for knob in KNOBS:
+        try:
+            f[knob] = knobs.piece("NUMPY", knob, getattr(variant, knob), "numpy_step")
+        except NotImplementedError as e:
+            raise ValueError(str(e)) from None
     dt = theta.dtype.type
     t = t_prev + 1
     s = lambda x: dt(x)  # noqa: E731 - a scalar as the kernel holds it (rounded to dtype)
-    eta = variant.schedule_multiplier
-    lr = h.lr * eta if variant.decay_scale == "scheduled" else h.lr  # VAR-3: η·α·u
-    scale = {"lr": h.lr, "independent": 1.0, "scheduled": eta, "corrected": h.lr * h.lr / variant.max_lr}
-    # VAR-3: 1 − α·λ, 1 − λ, 1 − η·λ, 1 − (α²/α_max)·λ
-    d = 1 - scale[variant.decay_scale] * h.weight_decay if h.mode is Mode.ADAMW else 1.0
+    lr, scale = f["decay_scale"](h, variant)  # VAR-3: α or η·α; α, 1, η or α²/α_max
+    d = 1 - scale * h.weight_decay if h.mode is Mode.ADAMW else 1.0
     with np.errstate(all="ignore"):
         g = -grad if h.maximize else grad.copy()
         th = theta.copy()
         if h.mode is Mode.ADAM_L2 and h.weight_decay != 0.0:
             g = g + s(h.weight_decay) * th
-        if h.mode is Mode.ADAMW and variant.decay_order == "before":  # VAR-2
-            th = th * s(d)
         m1 = s(h.beta1) * m + s(1 - h.beta1) * g
         v1 = s(h.beta2) * v + (s(1 - h.beta2) * g) * g
-        if variant.bias_correction is True:  # VAR-5
-            bc1, bc2 = 1 - h.beta1**t, 1 - h.beta2**t
-        elif variant.bias_correction == "m":  # m̂ = m/(1 − β1^t), v̂ = v
-            bc1, bc2 = 1 - h.beta1**t, 1.0
-        else:
-            bc1 = bc2 = 1.0
+        bc1, bc2 = f["bias_correction"](h, t)  # VAR-5, binary64 as a Python host computes them
         vd, corrected, vmax1 = v1, False, None
         if h.amsgrad:  # VAR-6: the maximum over v, or over v̂ (then stored corrected)
-            cand = v1 if variant.amsgrad_over == "v" else v1 / s(bc2)
+            cand, corrected = f["amsgrad_over"](v1, s(bc2))
             vmax1 = np.maximum(vmax, cand)
-            vd, corrected = vmax1, variant.amsgrad_over == "vhat"
+            vd = vmax1
         vhat = vd if corrected else vd / s(bc2)
-        if variant.eps_placement == "outside":  # VAR-4
-            upd = (m1 / s(bc1)) / (np.sqrt(vhat) + s(h.eps))
-        elif variant.eps_placement == "inside":
-            upd = (m1 / s(bc1)) / np.sqrt(vhat + s(h.eps))
-        elif variant.eps_placement == "root":  # optax: √(v̂ + ε_root) + ε
-            upd = (m1 / s(bc1)) / (np.sqrt(vhat + s(variant.eps_root)) + s(h.eps))
-        elif variant.eps_placement == "floor":  # NaN-propagating maximum, as torch.maximum
-            upd = (m1 / s(bc1)) / np.maximum(np.sqrt(vhat), s(h.eps))
-        else:  # hat: (√bc2/bc1)·m/(√v + ε) over the raw v, the factor applied to m first
-            # (as TensorFlow's kernel does): m/(√v + ε) alone may overflow where u does not,
-            # which NUM-7 does not count as leaving the model.
-            vraw = vd * s(bc2) if corrected else vd
-            upd = (s(bc2**0.5 / bc1) * m1) / (np.sqrt(vraw) + s(h.eps))
-        th1 = th - s(lr) * upd
-        if h.mode is Mode.ADAMW and variant.decay_order == "after":
-            th1 = th1 * s(d)
+        upd = f["eps_placement"](m1, vhat, vd, corrected, bc1, bc2, h, variant, s)  # VAR-4
+        th1 = f["decay_order"](th, s(lr) * upd, s(d) if h.mode is Mode.ADAMW else None)  # VAR-2
     return th1.astype(theta.dtype), m1, v1, vmax1, t
 
 

@@ -14,9 +14,11 @@ inputs and exact outputs rounded to binary64 (a few correct digits are all it ne
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
+from adamspec.reference import knobs
 from adamspec.reference.floats import BINARY64, FloatFormat, float_format
 from adamspec.reference.hyper import (
     CANONICAL,
@@ -29,16 +31,25 @@ from adamspec.reference.hyper import (
     step_size,
 )
 
-# The variant knob values ``step_bound`` derives a bound for; checked against
-# reference.hyper.KNOBS at import and at every call.
-HANDLED = {
-    "decay_order": {"before", "after"},  # AW-1 / VAR-2
-    "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # the shared step_size and decay_scale_factor
-    "eps_placement": {"outside", "hat", "inside", "floor", "root"},  # AD-5 / VAR-4
-    "bias_correction": {True, False, "m"},  # AD-4 / VAR-5
-    "amsgrad_over": {"v", "vhat"},  # AMS-1 / VAR-6
+# The knobs whose BOUND terms (reference/knobs/<knob>.py) ``step_bound`` adds, and where. The
+# values it derives a bound for are those terms' (HANDLED), checked against reference.hyper.KNOBS
+# at import and at every call: a value without its terms, or a knob module step_bound does not
+# call, is an ImportError naming this module.
+CALLS = {
+    "decay_order": "the error of θ_t (AW-1 / VAR-2)",
+    "decay_scale": "the error of the decay factor d (AW-4 / VAR-3); step_size and decay_scale_factor",
+    "eps_placement": "the denominator and numerator of u (AD-5 / VAR-4)",
+    "bias_correction": "the corrections and their relative errors (AD-4 / VAR-5)",
+    "amsgrad_over": "the maximum's candidate (AMS-1 / VAR-6)",
 }
+HANDLED = {name: set(getattr(knobs.MODULES.get(name), "BOUND", {})) for name in CALLS}
 check_handled(__name__, HANDLED)
+
+
+def _terms(name: str, variant: Variant):
+    """The BOUND terms of ``variant``'s value of knob ``name`` (reference/knobs/<name>.py)."""
+    return knobs.piece("BOUND", name, getattr(variant, name), __name__)
+
 
 # Conformance: |impl − exact| ≤ C·B elementwise (SPEC NUM-2). B already counts the
 # roundings of every evaluation order we know of with margin; C = 1 keeps the
@@ -99,18 +110,6 @@ def _half_ulp(x: np.ndarray, fmt: FloatFormat) -> np.ndarray:
     return np.ldexp(0.5, (e - fmt.precision + 1).astype(np.int64))
 
 
-def _sqrt_error(x, ex, extra_rel):
-    """Error of √x given |Δx| ≤ ex: min(Δx/(2√x), √Δx), plus extra relative roundings.
-
-    The first form is the usual derivative bound; the second, |√(x+d) − √x| ≤ √|d|,
-    keeps it finite as x → 0 (v = 0 with a perturbed zero).
-    """
-    r = np.sqrt(x)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        deriv = np.where(x > 0, ex / (2 * r), np.inf)
-    return np.minimum(deriv, np.sqrt(ex)) + extra_rel * r
-
-
 def _quotient_error(x, ex, y, ey):
     """Error of x/y given |Δx| ≤ ex, |Δy| ≤ ey (rounding excluded), not first order:
     (ex + |x/y|·ey)/(|y| − ey). Unbounded when ey ≥ |y|: a denominator that may have
@@ -169,19 +168,11 @@ def step_bound(
         c1, c2 = 1.0 - b1, 1.0 - b2
         d_c1 = rho_hold * b1 + rho_der * c1
         d_c2 = rho_hold * b2 + rho_der * c2
-        if variant.bias_correction is not False:  # True, or "m": then v̂ = v (bc2 = 1, exact)
-            p1, p2 = b1**t, (b2**t if variant.bias_correction is True else 0.0)
-            # β^t lives in the scalars format: β held with relative error ρ makes it off
-            # by t·ρ relative, pow adds ~2 roundings, a running product one per factor.
-            # 1 − β^t then amplifies that absolute error by β^t/(1 − β^t) (large at small
-            # t with β near 1), and only the result is cast to the compute precision.
-            rho_pow = t * rho_hold + (t if arith.powers == "product" else 2) * us
-            bc1, bc2 = 1.0 - p1, 1.0 - p2
-            rel_bc1 = p1 * rho_pow / bc1 + rho_der
-            rel_bc2 = p2 * rho_pow / bc2 + (rho_der if variant.bias_correction is True else 0.0)
-        else:
-            bc1 = bc2 = 1.0
-            rel_bc1 = rel_bc2 = 0.0
+        # AD-4 / VAR-5: the corrections and their relative errors. β^t lives in the scalars
+        # format: β held with relative error ρ makes it off by t·ρ relative, pow adds ~2
+        # roundings, a running product one per factor.
+        rho_pow = t * rho_hold + (t if arith.powers == "product" else 2) * us
+        bc1, bc2, rel_bc1, rel_bc2 = _terms("bias_correction", variant)(b1, b2, t, rho_pow, rho_der)
 
         # AD-2: m = β1·m + (1−β1)·g'. Up to 3 roundings per term in any order; the lerp
         # form m + w·(g' − m) rounds g' − m, which the |m| (not β1|m|) magnitude covers.
@@ -207,14 +198,10 @@ def step_bound(
         vmax1 = e_vmax = None
         if hyper.amsgrad:
             vm0 = np.asarray(vmax, dtype=f64)
-            if variant.amsgrad_over == "v":
-                cand, e_cand = v1, e_v
-            else:
-                cand = v1 / bc2
-                e_cand = (e_v + v1 * rel_bc2) / bc2 + u * cand
+            cand, e_cand, corrected = _terms("amsgrad_over", variant)(v1, e_v, bc2, rel_bc2, u)
             vmax1 = np.maximum(vm0, cand)
             e_vmax = np.where(cand + e_cand >= vm0, e_cand, 0.0)
-            vd, e_vd, vd_corrected = vmax1, e_vmax, variant.amsgrad_over == "vhat"
+            vd, e_vd, vd_corrected = vmax1, e_vmax, corrected
 
         # AD-5 / VAR-4: the normalised update u = m̂ / denominator.
         # ε as held and cast; below the normal range the cast error is absolute (binary16
@@ -227,41 +214,10 @@ def step_bound(
             e_vhat = (e_vd + vd * rel_bc2) / bc2
         mhat = m1 / bc1
         e_mhat = (e_m + np.abs(m1) * rel_bc1) / bc1 + u * np.abs(mhat)
-        if variant.eps_placement == "outside":
-            # √v̂ directly, or √v / √bc2: up to 3 roundings.
-            root = np.sqrt(vhat)
-            den = root + eps
-            e_den = _sqrt_error(vhat, e_vhat, 3 * u) + d_eps + u * den
-            num, e_num = mhat, e_mhat
-        elif variant.eps_placement == "inside":
-            w = vhat + eps
-            den = np.sqrt(w)
-            e_den = _sqrt_error(w, e_vhat + d_eps + 2 * u * w, u)
-            num, e_num = mhat, e_mhat
-        elif variant.eps_placement == "root":
-            # √(v̂ + ε_root) + ε: ε_root held like ε (e_root, as d_eps), one addition, the root,
-            # then ε added as in the canonical form.
-            eps_root = variant.eps_root
-            e_root = (rho_hold + rho_der) * eps_root + (tiny_unit / 8 if eps_root > 0 else 0.0)
-            w = vhat + eps_root
-            den = np.sqrt(w) + eps
-            e_den = _sqrt_error(w, e_vhat + e_root + u * w, 3 * u) + d_eps + u * den
-            num, e_num = mhat, e_mhat
-        elif variant.eps_placement == "floor":
-            # max(√v̂, ε) is 1-Lipschitz in each argument: its error is at most the larger of
-            # the root's and ε's, and the selection itself rounds nothing.
-            root = np.sqrt(vhat)
-            den = np.maximum(root, eps)
-            e_den = np.maximum(_sqrt_error(vhat, e_vhat, 3 * u), d_eps)
-            num, e_num = mhat, e_mhat
-        else:  # ε-hat: (√bc2/bc1)·m / (√v + ε)
-            vraw = vhat * bc2
-            e_vraw = e_vd if not vd_corrected else e_vhat * bc2 + vraw * rel_bc2
-            den = np.sqrt(vraw) + eps
-            e_den = _sqrt_error(vraw, e_vraw, u) + d_eps + u * den
-            scale = np.sqrt(bc2) / bc1
-            num = scale * m1
-            e_num = scale * e_m + np.abs(num) * (0.5 * rel_bc2 + rel_bc1 + rho_der + u)
+        den, e_den, num, e_num = _terms("eps_placement", variant)(SimpleNamespace(
+            vhat=vhat, e_vhat=e_vhat, vd=vd, e_vd=e_vd, vd_corrected=vd_corrected, mhat=mhat, e_mhat=e_mhat,
+            m1=m1, e_m=e_m, bc1=bc1, bc2=bc2, rel_bc1=rel_bc1, rel_bc2=rel_bc2, eps=eps, d_eps=d_eps, u=u,
+            rho_hold=rho_hold, rho_der=rho_der, tiny_unit=tiny_unit, p=variant))
         upd = num / den
         e_upd = _quotient_error(num, e_num, den, e_den) + u * np.abs(upd)
 
@@ -292,19 +248,14 @@ def step_bound(
         if hyper.mode is Mode.ADAMW and lam != 0.0:
             scale = decay_scale_factor(hyper, variant)
             d = 1.0 - scale * lam
-            # scale·λ: λ and each held factor of scale (α twice and α_max under "corrected") carry ρ_h
-            held = 4 if variant.decay_scale == "corrected" else 2
-            d_d = scale * lam * (held * rho_hold + rho_der) + rho_der * abs(d)
+            d_d = _terms("decay_scale", variant)(scale, lam, d, rho_hold, rho_der)  # the held factors of scale·λ
             n_round = 2  # θ·d then the subtraction (or θ − αλθ − step: 2 additions)
         else:
             d, d_d, n_round = 1.0, 0.0, 1
         ath, astep = np.abs(th), np.abs(step_term)
-        if variant.decay_order == "before":
-            e_th = ath * d_d + n_round * u * (ath + astep) + e_step + tiny(ath, astep)
-        else:
-            inner = np.abs(th - step_term)
-            e_th = (inner * d_d + (u * (ath + astep) + e_step) * abs(d)
-                    + u * np.abs((th - step_term) * d) + tiny(ath, astep))
+        e_th = _terms("decay_order", variant)(SimpleNamespace(
+            th=th, ath=ath, step_term=step_term, astep=astep, e_step=e_step, d=d, d_d=d_d, n_round=n_round,
+            u=u, tiny=tiny(ath, astep)))
 
         big = np.ldexp(1.0, arith.compute.emax)  # within a factor 2 of the format's max
         mags = [np.abs(gp), g2, np.abs(v1), np.abs(m1), np.abs(th), np.abs(mhat), np.abs(num), np.abs(upd)]

@@ -73,9 +73,10 @@ def _element_step(theta, g, m, v, vmax, t, h: Hyper, variant: Variant):
     v = steps.second_moment(v, g, h)  # AD-3
     bc1, bc2 = steps.bias_corrections(t, h, variant)  # AD-4
     denom_v, corrected = v, False
-    if h.amsgrad:  # AMS-1
-        vmax = steps.amsgrad_max(vmax, v, bc2, variant)
-        denom_v, corrected = vmax, variant.amsgrad_over == "vhat"
+    if h.amsgrad:  # AMS-1 / VAR-6: the maximum over v, or over v̂ (then stored corrected)
+        candidate, corrected = steps.amsgrad_candidate(v, bc2, variant)
+        vmax = steps.nan_max(vmax, candidate)
+        denom_v = vmax
     u = steps.normalised_update(m, denom_v, bc1, bc2, h, variant, corrected)  # AD-5
     theta = steps.apply_update(theta, u, h, variant)  # AW-1, AD-6
     return theta, m, v, vmax

@@ -9,9 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields, replace
 from enum import StrEnum
-from typing import Literal, get_args
+from typing import Literal
 
 import numpy as np
+
+from adamspec.reference import knobs as _knobs
+from adamspec.reference.knobs import Knob
 
 
 class Mode(StrEnum):
@@ -26,72 +29,25 @@ class HyperparameterError(ValueError):
 
 # ---------------------------------------------------------------- variant knobs (SPEC VAR-*)
 #
-# THE table of variant knobs. Each knob's allowed values are written once, in its Literal
-# type below; ``KNOBS`` adds the canonical value and the clause that defines each value.
-# ``Variant`` is validated from it, and the three modules that compute a step
-# (``steps``/``exact``, ``fast``, ``bound``) each declare the values they handle in a
+# THE table of variant knobs, read from the knob modules (reference/knobs/<knob>.py, one per
+# knob, in the order of their VAR clauses): each module's ``KNOB`` holds the allowed values, the
+# canonical one and the clause, its ``PARAMETERS`` the parameters of its values, and its pieces
+# the value's arithmetic. ``Variant`` is built and validated from it; the modules that compute a
+# step (``steps``/``exact``, ``fast``, ``bound``) each declare the values they handle in a
 # ``HANDLED`` dict that ``check_handled`` compares with this table when they are imported:
 # a value added here and forgotten in one of them fails that import, naming the module.
 
-DecayOrder = Literal["before", "after"]  # VAR-2
-DecayScale = Literal["lr", "independent", "scheduled", "corrected"]  # VAR-3
-EpsPlacement = Literal["outside", "hat", "inside", "floor", "root"]  # VAR-4
-BiasCorrection = Literal[True, False, "m"]  # VAR-5
-AmsgradOver = Literal["v", "vhat"]  # VAR-6
-
-
-@dataclass(frozen=True)
-class Knob:
-    """One variant knob: its allowed values, the canonical one, and the clause defining them."""
-
-    values: tuple
-    canonical: object
-    clause: str
-    meaning: str
-
-    def __post_init__(self):
-        if self.canonical not in self.values:
-            raise ValueError(f"canonical value {self.canonical!r} is not among {self.values}")
-
-
-KNOBS: dict[str, Knob] = {
-    "decay_order": Knob(get_args(DecayOrder), "before", "VAR-2",
-                        "decoupled decay before the update (AW-1) or after it"),
-    "decay_scale": Knob(get_args(DecayScale), "lr", "VAR-3",
-                        "decoupled decay scaled by α·λ (AW-4), by λ, by η·λ with the step η·α·u, or by (α²/α_max)·λ"),
-    "eps_placement": Knob(get_args(EpsPlacement), "outside", "VAR-4",
-                          "u = m̂/(√v̂ + ε) (AD-5), ε added to the uncorrected root, √(v̂ + ε), max(√v̂, ε), "
-                          "or √(v̂ + ε_root) + ε"),
-    "bias_correction": Knob(get_args(BiasCorrection), True, "VAR-5",
-                            "m̂, v̂ corrected by 1 − β^t (AD-4), not at all, or m only"),
-    "amsgrad_over": Knob(get_args(AmsgradOver), "v", "VAR-6",
-                         "the AMSGrad maximum over the raw v (AMS-1) or over v̂"),
-}
+KNOBS: dict[str, Knob] = {name: module.KNOB for name, module in _knobs.MODULES.items()}
 
 # Parameters of a knob value (not knobs themselves): name -> the knob and value that use it.
 KNOB_PARAMETERS: dict[str, tuple[str, object]] = {
-    "schedule_multiplier": ("decay_scale", "scheduled"),  # VAR-3: η_t
-    "max_lr": ("decay_scale", "corrected"),  # VAR-3: α_max
-    "eps_root": ("eps_placement", "root"),  # VAR-4: ε_root, inside the root beside ε outside it
+    p: (name, par.value) for name, module in _knobs.MODULES.items() for p, par in module.PARAMETERS.items()
 }
+_PARAMETERS = {p: par for module in _knobs.MODULES.values() for p, par in module.PARAMETERS.items()}
 
 
-@dataclass(frozen=True)
-class Variant:
-    """A value for each variant knob (SPEC VAR-1). The default instance is the canonical step.
-
-    The fields are the knobs of ``KNOBS`` (allowed values in their Literal types) plus the
-    parameters of ``KNOB_PARAMETERS``; validation comes from the table.
-    """
-
-    decay_order: DecayOrder = "before"
-    decay_scale: DecayScale = "lr"
-    schedule_multiplier: float = 1.0  # VAR-3: η for "scheduled"; it also scales α·u
-    max_lr: float = 1.0  # VAR-3: α_max for "corrected", the decay scale is α²/α_max
-    eps_root: float = 0.0  # VAR-4: ε_root for "root", u = m̂/(√(v̂ + ε_root) + ε)
-    eps_placement: EpsPlacement = "outside"
-    bias_correction: BiasCorrection = True
-    amsgrad_over: AmsgradOver = "v"
+class _VariantMethods:
+    """What ``Variant`` does; its fields are the knob table's (``_variant_class``)."""
 
     def __post_init__(self):
         for name, knob in KNOBS.items():
@@ -99,15 +55,9 @@ class Variant:
             # by value and type: 0 == False, but 0 is not a value of bias_correction
             if not any(value == x and type(value) is type(x) for x in knob.values):
                 raise ValueError(f"Variant.{name} ({knob.clause}) must be one of {knob.values}, got {value!r}")
-        eta = self.schedule_multiplier
-        if not (isinstance(eta, (int, float)) and math.isfinite(eta) and eta >= 0):
-            raise ValueError(f"Variant.schedule_multiplier must be finite and >= 0, got {eta!r}")
-        a_max = self.max_lr
-        if not (isinstance(a_max, (int, float)) and math.isfinite(a_max) and a_max > 0):
-            raise ValueError(f"Variant.max_lr must be finite and > 0, got {a_max!r}")
-        er = self.eps_root
-        if not (isinstance(er, (int, float)) and math.isfinite(er) and er >= 0):
-            raise ValueError(f"Variant.eps_root must be finite and >= 0, got {er!r}")
+        for name, par in _PARAMETERS.items():
+            if not par.admits(getattr(self, name)):
+                raise ValueError(f"Variant.{name} must be finite and {par.rule}, got {getattr(self, name)!r}")
 
     def departures(self) -> dict[str, object]:
         """The knobs (and knob parameters) that differ from canonical, for reports (SPEC VAR-1)."""
@@ -121,6 +71,24 @@ class Variant:
         return getattr(self, knob) != KNOBS[knob].canonical
 
 
+def _variant_class():
+    """``Variant``: a frozen dataclass with one field per knob (typed ``Literal[its values]``,
+    default canonical), each followed by its values' parameters (floats, default ``default``)."""
+    annotations, defaults = {}, {}
+    for name, module in _knobs.MODULES.items():
+        annotations[name] = Literal[module.KNOB.values]
+        defaults[name] = module.KNOB.canonical
+        for p, par in module.PARAMETERS.items():
+            annotations[p], defaults[p] = float, par.default
+    doc = ("A value for each variant knob (SPEC VAR-1). The default instance is the canonical step.\n\n"
+           "The fields are the knobs of ``KNOBS`` (typed as Literals of their values) plus the parameters\n"
+           "of ``KNOB_PARAMETERS``: " + ", ".join(annotations) + ". Validation comes from the table.")
+    namespace = {"__annotations__": annotations, "__module__": __name__, "__qualname__": "Variant",
+                 "__doc__": doc, **defaults}
+    return dataclass(frozen=True)(type("Variant", (_VariantMethods,), namespace))
+
+
+Variant = _variant_class()
 CANONICAL = Variant()
 
 if {f.name for f in fields(Variant)} != set(KNOBS) | set(KNOB_PARAMETERS):  # pragma: no cover
@@ -229,25 +197,15 @@ class Hyper:
 
 # The scalars a knob value defines, shared by the exact step (mpmath), the fast oracle
 # (mpmath at its constants' precision) and the bound (binary64): ``num`` converts a
-# binary64 hyperparameter into the caller's number type.
+# binary64 hyperparameter into the caller's number type. The formulas are the knob's
+# (reference/knobs/decay_scale.py, EXACT).
 
 
 def decay_scale_factor(h: Hyper, variant: Variant, num=float):
     """VAR-3 / AW-4: what λ is multiplied by in the decoupled factor 1 − scale·λ: α, 1, η or α²/α_max."""
-    if variant.decay_scale == "lr":
-        return num(h.lr)
-    if variant.decay_scale == "independent":
-        return num(1)
-    if variant.decay_scale == "scheduled":
-        return num(variant.schedule_multiplier)
-    if variant.decay_scale == "corrected":
-        return num(h.lr) * num(h.lr) / num(variant.max_lr)
-    raise NotImplementedError(f"decay_scale = {variant.decay_scale!r}")
+    return _knobs.piece("EXACT", "decay_scale", variant.decay_scale, "reference.hyper")(h, variant, num)[0]
 
 
 def step_size(h: Hyper, variant: Variant, num=float):
     """AD-6 / VAR-3: the factor of u in the step: α, or η·α under "scheduled"."""
-    lr = num(h.lr)
-    if variant.decay_scale == "scheduled":
-        lr = lr * num(variant.schedule_multiplier)
-    return lr
+    return _knobs.piece("EXACT", "decay_scale", variant.decay_scale, "reference.hyper")(h, variant, num)[1]

@@ -9,47 +9,30 @@ from __future__ import annotations
 
 import mpmath
 
+from adamspec.reference import knobs
+from adamspec.reference.arith import ieee_div, ieee_sqrt, nan_max  # noqa: F401 - steps' names for them
 from adamspec.reference.hyper import Hyper, Mode, Variant, check_handled, decay_scale_factor, step_size
 
 ONE = mpmath.mpf(1)
 
-# The variant knob values this module's functions implement (checked against
-# reference.hyper.KNOBS below, and at every exact.step call).
-HANDLED = {
-    "decay_order": {"before", "after"},  # apply_update
-    "decay_scale": {"lr", "independent", "scheduled", "corrected"},  # decay_factor, learning_rate (shared scalars)
-    "eps_placement": {"outside", "hat", "inside", "floor", "root"},  # normalised_update
-    "bias_correction": {True, False, "m"},  # bias_corrections
-    "amsgrad_over": {"v", "vhat"},  # amsgrad_max
+# The knobs whose EXACT pieces (reference/knobs/<knob>.py) this module's functions call, and
+# where. The values it implements are those pieces' (HANDLED), checked against
+# reference.hyper.KNOBS below and at every exact.step call: a value without its piece, or a new
+# knob module that no function here calls, is an ImportError naming this module.
+CALLS = {
+    "decay_order": "apply_update",
+    "decay_scale": "decay_factor, learning_rate (hyper's decay_scale_factor and step_size)",
+    "eps_placement": "normalised_update",
+    "bias_correction": "bias_corrections",
+    "amsgrad_over": "amsgrad_candidate, amsgrad_max",
 }
+HANDLED = {name: set(getattr(knobs.MODULES.get(name), "EXACT", {})) for name in CALLS}
 check_handled(__name__, HANDLED)
 
 
-def nan_max(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
-    """max that propagates NaN, as IEEE maximum and torch.maximum do (SPEC NF-1)."""
-    if mpmath.isnan(a) or mpmath.isnan(b):
-        return mpmath.nan
-    return a if a >= b else b
-
-
-def ieee_sqrt(x: mpmath.mpf) -> mpmath.mpf:
-    """√x with IEEE's NaN for x < 0 (mpmath would return a complex number)."""
-    if mpmath.isnan(x) or x < 0:
-        return mpmath.nan
-    return mpmath.sqrt(x)
-
-
-def ieee_div(a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
-    """a / b with IEEE's answers for a zero divisor (mpmath raises instead).
-
-    Every divisor in the step is positive or +0 (a root plus ε ≥ 0, or 1 − β^t), so a
-    zero divisor is +0: 0/0 and NaN/0 give NaN, x/+0 gives ±inf with the sign of x.
-    """
-    if b == 0:
-        if a == 0 or mpmath.isnan(a):
-            return mpmath.nan
-        return mpmath.inf if a > 0 else -mpmath.inf
-    return a / b
+def _exact(name: str, variant: Variant):
+    """The EXACT piece of ``variant``'s value of knob ``name`` (reference/knobs/<name>.py)."""
+    return knobs.piece("EXACT", name, getattr(variant, name), __name__)
 
 
 def effective_gradient(g, theta, h: Hyper):
@@ -75,46 +58,30 @@ def second_moment(v, g, h: Hyper):
 
 
 def bias_corrections(t: int, h: Hyper, variant: Variant):
-    """AD-4: (1 − β1^t, 1 − β2^t) with β^t the exact power at the integer t; VAR-5 false → (1, 1),
-    "m" → (1 − β1^t, 1)."""
-    if variant.bias_correction is False:
-        return ONE, ONE
-    # mpmath's integer power is exact to working precision for any t (binary powering).
-    bc1 = ONE - mpmath.mpf(h.beta1) ** t
-    if variant.bias_correction == "m":
-        return bc1, ONE
-    if variant.bias_correction is not True:
-        raise NotImplementedError(f"bias_correction = {variant.bias_correction!r}")
-    return bc1, ONE - mpmath.mpf(h.beta2) ** t
+    """AD-4 / VAR-5: (1 − β1^t, 1 − β2^t) with β^t the exact power at the integer t, or the
+    variant's (reference/knobs/bias_correction.py)."""
+    return _exact("bias_correction", variant)(t, h)
+
+
+def amsgrad_candidate(v, bc2, variant: Variant):
+    """AMS-1 / VAR-6: what the running maximum takes in, and whether it is corrected already
+    (then the maximum is v̂: reference/knobs/amsgrad_over.py)."""
+    return _exact("amsgrad_over", variant)(v, bc2)
 
 
 def amsgrad_max(vmax, v, bc2, variant: Variant):
     """AMS-1 / VAR-6: the running maximum, over raw v (canonical) or over v̂ (variant)."""
-    if variant.amsgrad_over not in ("v", "vhat"):
-        raise NotImplementedError(f"amsgrad_over = {variant.amsgrad_over!r}")
-    return nan_max(vmax, v if variant.amsgrad_over == "v" else v / bc2)
+    return nan_max(vmax, amsgrad_candidate(v, bc2, variant)[0])
 
 
 def normalised_update(m, v_denom, bc1, bc2, h: Hyper, variant: Variant, denom_is_corrected=False):
-    """AD-5 / VAR-4: u = m̂ / (√v̂ + ε) and its ε-hat, ε-inside-the-root and ε-floor variants.
+    """AD-5 / VAR-4: u = m̂ / (√v̂ + ε), or the variant's placement of ε
+    (reference/knobs/eps_placement.py).
 
     ``denom_is_corrected`` marks a v̂-maximum (VAR-6 variant) that needs no further 1/bc2.
     """
-    eps = mpmath.mpf(h.eps)
     vhat = v_denom if denom_is_corrected else v_denom / bc2  # bc2 > 0 always
-    if variant.eps_placement == "outside":
-        return ieee_div(m / bc1, ieee_sqrt(vhat) + eps)
-    if variant.eps_placement == "inside":
-        return ieee_div(m / bc1, ieee_sqrt(vhat + eps))
-    if variant.eps_placement == "floor":  # ε as a floor on the root, max(√v̂, ε); NaN stays NaN
-        return ieee_div(m / bc1, nan_max(ieee_sqrt(vhat), eps))
-    if variant.eps_placement == "root":  # optax's eps_root inside the root, ε outside it
-        return ieee_div(m / bc1, ieee_sqrt(vhat + mpmath.mpf(variant.eps_root)) + eps)
-    if variant.eps_placement == "hat":
-        # ε-hat: α·√bc2/bc1 · m/(√v + ε), i.e. ε is added to the uncorrected root.
-        v_raw = vhat * bc2 if denom_is_corrected else v_denom  # no needless round trip
-        return (mpmath.sqrt(bc2) / bc1) * ieee_div(m, ieee_sqrt(v_raw) + eps)
-    raise NotImplementedError(f"eps_placement = {variant.eps_placement!r}")
+    return _exact("eps_placement", variant)(m, vhat, v_denom, denom_is_corrected, bc1, bc2, h, variant)
 
 
 def decay_factor(h: Hyper, variant: Variant):
@@ -131,9 +98,4 @@ def learning_rate(h: Hyper, variant: Variant):
 
 def apply_update(theta, u, h: Hyper, variant: Variant):
     """AW-1 / AD-6 / VAR-2: θ_t = θ(1 − αλ) − α·u (canonical) or (θ − α·u)(1 − αλ) (after)."""
-    d, lr = decay_factor(h, variant), learning_rate(h, variant)
-    if variant.decay_order == "before":
-        return theta * d - lr * u
-    if variant.decay_order == "after":
-        return (theta - lr * u) * d
-    raise NotImplementedError(f"decay_order = {variant.decay_order!r}")
+    return _exact("decay_order", variant)(theta, u, decay_factor(h, variant), learning_rate(h, variant))

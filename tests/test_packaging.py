@@ -94,6 +94,17 @@ def test_the_wheel_runs_from_the_checkout_root_and_elsewhere(wheel_venv, cwd, tm
     assert proc.returncode == 0 and "2 passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
 
 
+def test_the_wheel_carries_every_knob_module(wheel_venv, tmp_path):
+    """reference/knobs/ is a subpackage the reference finds by listing it: the wheel has every file."""
+    code = ("import adamspec.reference.knobs as k, adamspec.reference.hyper as h; "
+            "print(k.__file__); print(' '.join(k.MODULES)); print(' '.join(h.KNOBS))")
+    out = subprocess.run([wheel_venv, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    where, modules, knobs = out.stdout.splitlines()
+    assert not Path(where).resolve().is_relative_to(ROOT), where  # the wheel's copy, not the checkout
+    files = sorted(p.stem for p in (ROOT / "reference" / "knobs").glob("*.py") if p.stem not in ("__init__", "base"))
+    assert sorted(modules.split()) == files and knobs == modules
+
+
 def test_file_path_is_import_path():
     """adamspec/reference/bound.py is adamspec.reference.bound, from a checkout as installed."""
     for name in ("spec", "reference", "conformance", "adapters"):
@@ -101,3 +112,6 @@ def test_file_path_is_import_path():
     import adamspec.reference.bound as bound
 
     assert Path(bound.__file__).resolve() == (ROOT / "reference" / "bound.py")
+    import adamspec.reference.knobs.eps_placement as eps_placement
+
+    assert Path(eps_placement.__file__).resolve() == (ROOT / "reference" / "knobs" / "eps_placement.py")
