@@ -34,7 +34,7 @@ import os
 
 import numpy as np
 
-from adamspec.adapters.base import NotApplicable, ParamState, UnsupportedCase
+from adamspec.adapters.base import ParamState, UnsupportedCase
 from adamspec.adapters.sharded_rank import ShardedRank
 from adamspec.adapters.torch_optim import UNLIKE_DEFAULTS, _to_numpy, _to_torch, write_hypers
 
@@ -87,7 +87,10 @@ class DeepSpeedRank(ShardedRank):
     def _engine(self, arrays, groups, defaults: dict):
         torch = self.torch
         module = torch.nn.Module()
-        module.params = torch.nn.ParameterList([torch.nn.Parameter(_to_torch(torch, a)) for a in arrays])
+        # fresh tensors in torch's own strides: numpy gives an empty array strides of 0, and
+        # engine._broadcast_model's view as bytes needs a last stride of 1
+        module.params = torch.nn.ParameterList([torch.nn.Parameter(torch.empty(a.shape, dtype=torch.float32).copy_(
+            _to_torch(torch, a))) for a in arrays])
         params, i, param_groups = list(module.params), 0, []
         for settings, n in groups:
             param_groups.append({"params": params[i:i + n], **settings})
@@ -112,6 +115,11 @@ class DeepSpeedRank(ShardedRank):
                                   "as bytes: 'self.dim() cannot be 0'; declared: zero_dim False)")
         self.dtypes = [a.dtype for a in arrays]
         self.sizes = [len(g.params) for g in groups]
+        if any(all(np.size(a) == 0 for a in g.params) for g in groups):
+            raise UnsupportedCase("ZeRO leaves zero-element parameters out of the optimizer "
+                                  "(runtime/utils.py is_optimized_parameter), and a group with no other "
+                                  "parameter makes Stage1And2ZeroOptimizer.__init__ raise IndexError "
+                                  "(bit16_groups[i][0])")
         counts, i = [], 0
         for n in self.sizes:
             mine = {None if st is None else st.step for st in states[i:i + n]}
@@ -185,17 +193,18 @@ class DeepSpeedRank(ShardedRank):
         for j, n in enumerate(self.sizes):
             step = int(self._partition(j)[1]["step"])
             for p, dt in zip(self.params[i:i + n], self.dtypes[i:i + n]):
+                theta = _to_numpy(p.detach(), dt)
+                if p.numel() == 0:  # left out of the optimizer (is_optimized_parameter): no state at all
+                    out.append(ParamState(theta))
+                    continue
                 m = safe_get_full_optimizer_state(p, "exp_avg")
                 v = safe_get_full_optimizer_state(p, "exp_avg_sq")
-                theta = _to_numpy(p.detach(), dt)
-                out.append(ParamState(theta) if self.stateless[j] else
+                # count 0: the inert first step's state, which DeepSpeed would not have made (no
+                # step yet, or every step skipped): no state
+                out.append(ParamState(theta) if self.stateless[j] or step == 0 else
                            ParamState(theta, m.detach().numpy().copy(), v.detach().numpy().copy(), None, step))
             i += n
         return out if self.rank == 0 else None
-
-    def grads_after(self):
-        raise NotApplicable("ZeRO frees the gradients it was handed once it has reduced them into its flat "
-                            "partitions (free_grad_in_param_list): no gradient tensor is left to inspect")
 
     def construct(self, stack: str, family: str, path_kwargs: dict, kwargs: dict) -> None:
         """An engine over one parameter with the raw keywords in the config's optimizer params,

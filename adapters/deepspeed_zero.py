@@ -103,6 +103,14 @@ def build_ops() -> None:
         _BUILT.set()
 
 
+class ZeroSession(ShardedSession):
+    """The sharded session without ``grads_after`` (SPEC MUT-1 is not applicable): ZeRO frees the
+    gradients it was handed once it has reduced them into its flat partitions
+    (``free_grad_in_param_list``), so no gradient tensor is left to inspect."""
+
+    grads_after = None  # a protocol method set to None is not offered (adapters/base.py ExposesGradients)
+
+
 class DeepSpeedZeroAdapter:
     """``deepspeed.<stack>.adamw[@world]``: DeepSpeed's ZeRO engine with the config's AdamW."""
 
@@ -155,4 +163,4 @@ class DeepSpeedZeroAdapter:
 
     def open(self, groups, states):
         refuse_undeclared_modes(self.capabilities, groups)
-        return ShardedSession(self._pool(), self.stack, self.family, {}, groups, states)
+        return ZeroSession(self._pool(), self.stack, self.family, {}, groups, states)
