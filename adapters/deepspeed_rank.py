@@ -49,8 +49,10 @@ def environment() -> dict:
 
 def config(stage: int, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
            **extra) -> dict:
-    """A DeepSpeed config: ZeRO ``stage``, fp32 (neither fp16 nor bf16), no clipping, AdamW from
-    the config with these defaults (each group's own values override them)."""
+    """A DeepSpeed config: ZeRO ``stage``, fp32 (neither fp16 nor bf16), AdamW from the config with
+    these defaults (each group's own values override them), and no clipping: 0.19.8 clips at
+    norm 1.0 unless told otherwise (runtime/constants.py GRADIENT_CLIPPING_DEFAULT), and clipping
+    is not the optimizer under test."""
     return {"train_micro_batch_size_per_gpu": 1, "gradient_accumulation_steps": 1,
             "optimizer": {"type": "AdamW", "params": {"lr": lr, "betas": list(betas), "eps": eps,
                                                       "weight_decay": weight_decay, **extra}},
