@@ -48,6 +48,17 @@ def _sharded_builtin(stack, family, path, world=None):
 _SHARDED = {"fsdp2": ("adam", "adamw"), "dtensor": ("adamw",), "zero": ("adamw",)}
 
 
+def _deepspeed_builtin(stack, world=None):
+    from adamspec.adapters.deepspeed_zero import DeepSpeedZeroAdapter
+    from adamspec.adapters.torch_sharded import DEFAULT_WORLD
+
+    return lambda: DeepSpeedZeroAdapter(stack, "adamw", world or DEFAULT_WORLD)
+
+
+# DeepSpeed ZeRO stages (adapters/deepspeed_zero.py); ``@N`` as for the torch stacks.
+_DEEPSPEED = ("zero1", "zero2")
+
+
 def _timm_builtin(path):
     from adamspec.adapters.timm_adamw import TimmAdamWAdapter
 
@@ -93,6 +104,7 @@ BUILTIN = {
        for fam in ("adam", "adamw") for path in _COMPILED_PATHS},
     **{f"torch.{stack}.{fam}.{path}": _sharded_builtin(stack, fam, path)
        for stack, fams in _SHARDED.items() for fam in fams for path in ("forloop", "foreach", "fused")},
+    **{f"deepspeed.{stack}.adamw": _deepspeed_builtin(stack) for stack in _DEEPSPEED},
     **{f"timm.adamw.{path}": _timm_builtin(path) for path in ("forloop", "foreach")},
     **{f"bitsandbytes.{fam}.32bit": _bitsandbytes_builtin(fam, "32bit") for fam in ("adam", "adamw")},
     **{f"optax.{fam}": _optax_builtin(fam) for fam in ("adam", "adamw")},
@@ -146,12 +158,13 @@ def sweep_exclusions() -> dict[str, str]:
 def load_adapter(name: str, claim: str | None = None):
     """Resolve ``name``; raise UsageError for names that resolve to nothing."""
     base, at, world = name.partition("@")
-    if at and base in BUILTIN and base.split(".")[1] in _SHARDED:
+    if at and base in BUILTIN and base.split(".")[1] in (*_SHARDED, *_DEEPSPEED):
         if not world.isdigit():
             raise UsageError(f"{name!r}: the world size after @ is a number of ranks, e.g. {base}@3")
-        stack, fam, path = base.split(".")[1:]
+        lib, stack, fam, *path = base.split(".")
         try:
-            adapter = _sharded_builtin(stack, fam, path, int(world))()
+            adapter = (_deepspeed_builtin(stack, int(world)) if lib == "deepspeed"
+                       else _sharded_builtin(stack, fam, path[0], int(world)))()
         except ValueError as exc:
             raise UsageError(f"{name!r}: {exc}") from None
         name = base

@@ -23,16 +23,18 @@ WORLDS = (2, 3, 4)
 CALL_DEADLINE = 20.0  # seconds per call on every rank: a case takes 20–150 ms, start-up excluded
 HANDLER = "adamspec.adapters.sharded_rank:ShardedRank"
 
-_POOLS: dict[int, RankPool] = {}
+_POOLS: dict[tuple[int, str], RankPool] = {}
 _POOLS_LOCK = threading.Lock()
 
 
-def pool_for(world: int) -> RankPool:
-    """The rank pool of ``world`` ranks this process shares among its sharded adapters."""
+def pool_for(world: int, handler: str = HANDLER, deadline: float = CALL_DEADLINE,
+             start_deadline: float = 90.0) -> RankPool:
+    """The rank pool of ``world`` ranks running ``handler`` that this process shares among its
+    sharded adapters (the torch stacks share one per world size; DeepSpeed has its own)."""
     with _POOLS_LOCK:
-        if world not in _POOLS:
-            _POOLS[world] = RankPool(world, HANDLER, deadline=CALL_DEADLINE)
-        return _POOLS[world]
+        if (world, handler) not in _POOLS:
+            _POOLS[world, handler] = RankPool(world, handler, deadline=deadline, start_deadline=start_deadline)
+        return _POOLS[world, handler]
 
 
 def _refusal(err: RankError, world: int) -> Exception | None:

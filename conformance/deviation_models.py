@@ -52,11 +52,12 @@ def _state(st: ParamState, name: str, shape) -> np.ndarray:
     return np.zeros(shape) if value is None else np.asarray(value, dtype=np.float64)
 
 
-def offending_steps(v, runs, fits: Callable[[InputKind], bool]) -> list[Step] | None:
+def offending_steps(v, runs, fits: Callable[[InputKind], bool], without_gradient: bool = False) -> list[Step] | None:
     """The steps a violation is about, or None when they cannot be found: the violation's
     parameter (every parameter meeting the entry's conditions when it names none) at its step
-    (every step with a gradient when it names none), in the traces of its case (all of the
-    example's when its case was not executed itself)."""
+    (every step with a gradient when it names none; with ``without_gradient`` the steps that give
+    it none too, their ``grad`` None), in the traces of its case (all of the example's when its
+    case was not executed itself)."""
     mine = [(c, tr) for c, tr in runs if c is v.case] or list(runs)
     out = []
     for case, trace in mine:
@@ -69,12 +70,13 @@ def offending_steps(v, runs, fits: Callable[[InputKind], bool]) -> list[Step] | 
                     return None  # the named parameter is not the entry's kind of input
                 continue
             for k, grads in enumerate(case.grads):
-                if (v.index is not None and k != v.index) or grads[i] is None:
+                if (v.index is not None and k != v.index) or (grads[i] is None and not without_gradient):
                     continue
                 before, after = trace.snapshots[k][i], trace.snapshots[k + 1][i]
                 t = (0 if fresh(before) else int(before.step)) + 1
                 resumed = trace.restored is not None and k == case.resume_at
-                out.append(Step(before, np.asarray(grads[i]), case.hypers_at(k)[i], after, t, p.layout, k,
+                grad = None if grads[i] is None else np.asarray(grads[i])
+                out.append(Step(before, grad, case.hypers_at(k)[i], after, t, p.layout, k,
                                 p.state is None or p.state.step is None, trace.restored[i] if resumed else None,
                                 resumed and all(map(fresh, trace.snapshots[k]))))
     return out or None
@@ -337,7 +339,43 @@ def restored_as_if_stepped_once(s: Step, caps) -> bool:
             and judge_step(r, s.grad, s.hyper, s.after, caps).ok)
 
 
+def stepped_with_zero_gradient(s: Step, caps) -> bool:
+    """A step that gives the parameter no gradient is taken as the spec's step with g = 0: the
+    count advances (from 0 where it had no state, its m and v made as zeros), m and v decay, θ is
+    decayed and moved by the decayed m, all within the bound; every step with a gradient is the
+    spec's (DeepSpeed ZeRO stage 1/2: one flat buffer per group is stepped whole, and a
+    parameter without a gradient is a run of zeros in it)."""
+    grad = np.zeros_like(np.asarray(s.before.theta)) if s.grad is None else s.grad
+    return s.after.step == s.t and judge_step(s.before, grad, s.hyper, s.after, caps).ok
+
+
+def skipped_step(s: Step, caps) -> bool:
+    """The step is not taken at all: θ, m and v stored bitwise as they were and the count not
+    advanced (no state where there was none), as a step skipped on a non-finite gradient norm
+    (DeepSpeed ZeRO stage 1/2's overflow check, which also skips fp32 runs)."""
+    th = np.asarray(s.before.theta)
+    if not _bitwise(s.after.theta, th):
+        return False
+    if fresh(s.before):
+        return fresh(s.after)
+    if s.after.step != s.before.step:
+        return False
+    return all(getattr(s.after, n) is not None and _bitwise(getattr(s.after, n), getattr(s.before, n))
+               for n in ("m", "v"))
+
+
+def left_out_when_empty(s: Step, caps) -> bool:
+    """A parameter with no elements is left out of the optimizer: it is never given state
+    (DeepSpeed's is_optimized_parameter); a parameter with elements is stepped as the spec's."""
+    if np.size(s.before.theta) == 0:
+        return np.size(s.after.theta) == 0 and fresh(s.after)
+    return s.after.step == s.t and judge_step(s.before, s.grad, s.hyper, s.after, caps).ok
+
+
 MODELS: dict[str, Callable[[Step, object], bool]] = {
+    "stepped_with_zero_gradient": stepped_with_zero_gradient,
+    "skipped_step": skipped_step,
+    "left_out_when_empty": left_out_when_empty,
     "lost_update": lost_update,
     "nan_at_lr_zero": nan_at_lr_zero,
     "mirrored_lerp": mirrored_lerp,
@@ -353,7 +391,13 @@ MODELS: dict[str, Callable[[Step, object], bool]] = {
 # least one offending step must meet its witness, or the model does not fit.
 WITNESSES: dict[str, Callable[[Step], bool]] = {
     "restored_as_if_stepped_once": lambda s: fresh(s.before) and s.restored is not None,
+    "stepped_with_zero_gradient": lambda s: s.grad is None,
+    "skipped_step": lambda s: s.grad is not None and not bool(np.all(np.isfinite(s.grad))),
+    "left_out_when_empty": lambda s: np.size(s.before.theta) == 0,
 }
+
+# Models about the steps that give a parameter no gradient: offending_steps hands them those too.
+WITHOUT_GRADIENT = frozenset({"stepped_with_zero_gradient"})
 
 
 def _t_prev(p) -> int:
@@ -403,7 +447,7 @@ TRIGGERS: dict[str, Callable] = {
 
 def fits(model: str, v, runs, caps, inputs: Callable[[InputKind], bool]) -> bool:
     """Whether every step the violation is about is exactly what the model says."""
-    found = offending_steps(v, runs, inputs)
+    found = offending_steps(v, runs, inputs, without_gradient=model in WITHOUT_GRADIENT)
     witness = WITNESSES.get(model, lambda s: True)
     return found is not None and all(MODELS[model](s, caps) for s in found) and any(map(witness, found))
 

@@ -339,3 +339,44 @@ def test_restored_as_if_stepped_once_needs_a_stateless_step_to_witness_it():
     assert step and dm.restored_as_if_stepped_once(step[0], CAPS)  # within the bound
     assert not dm.fits("restored_as_if_stepped_once", v, runs, CAPS, lambda k: True)
     assert not dm.TRIGGERS["restored_as_if_stepped_once"](case, 0)
+
+
+# --- the DeepSpeed ZeRO models (tests/fixtures/deepspeed_zero_repro.py shows each in plain DeepSpeed) ---
+
+def _with_zero_gradient(before, h):
+    """The spec's step with g = 0 from ``before``, stored in float64."""
+    m, v, t = (0.0, 0.0, 0) if before.step is None else (float(before.m), float(before.v), before.step)
+    e = _exact(float(before.theta), 0.0, m, v, t, h)
+    return ParamState(e["theta"], e["m"], e["v"], None, t + 1)
+
+
+def test_stepped_with_zero_gradient_fits_the_step_with_g_0_and_only_it():
+    h = _hyper(weight_decay=0.5)
+    after = _with_zero_gradient(BEFORE, h)
+    assert dm.stepped_with_zero_gradient(dm.Step(BEFORE, None, h, after, 4), CAPS)
+    assert not dm.stepped_with_zero_gradient(dm.Step(BEFORE, None, h, BEFORE, 4), CAPS)  # skipped: not it
+    assert not dm.stepped_with_zero_gradient(dm.Step(BEFORE, None, h, replace(after, step=3), 4), CAPS)
+    fresh = ParamState(np.float64(1.0))
+    assert dm.stepped_with_zero_gradient(dm.Step(fresh, None, h, _with_zero_gradient(fresh, h), 1), CAPS)
+    assert dm.WITNESSES["stepped_with_zero_gradient"](dm.Step(BEFORE, None, h, after, 4))
+    assert "stepped_with_zero_gradient" in dm.WITHOUT_GRADIENT
+
+
+def test_skipped_step_fits_nothing_moving_and_the_count_standing_still():
+    assert dm.skipped_step(_step(BEFORE), CAPS)
+    assert not dm.skipped_step(_step(replace(BEFORE, step=4)), CAPS)  # counted
+    assert not dm.skipped_step(_step(replace(BEFORE, theta=np.nextafter(1.0, 2.0))), CAPS)  # θ moved
+    fresh = ParamState(np.float64(1.0))
+    assert dm.skipped_step(dm.Step(fresh, np.float64(np.nan), _hyper(), fresh, 1), CAPS)
+    assert not dm.skipped_step(dm.Step(fresh, np.float64(np.nan), _hyper(),
+                                       ParamState(np.float64(1.0), np.float64(0), np.float64(0), None, 1), 1), CAPS)
+    witness = dm.WITNESSES["skipped_step"]
+    assert witness(_step(BEFORE, grad=np.nan)) and not witness(_step(BEFORE, grad=2.0))
+
+
+def test_left_out_when_empty_fits_only_an_empty_parameter_without_state():
+    empty = ParamState(np.zeros(0))
+    assert dm.left_out_when_empty(dm.Step(empty, np.zeros(0), _hyper(), empty, 1), CAPS)
+    assert not dm.left_out_when_empty(dm.Step(empty, np.zeros(0), _hyper(),
+                                              ParamState(np.zeros(0), np.zeros(0), np.zeros(0), None, 1), 1), CAPS)
+    assert not dm.left_out_when_empty(_step(BEFORE), CAPS)  # a parameter with elements that did not step
