@@ -98,7 +98,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="ci", choices=["ci", "default", "thorough"])
     ap.add_argument("--adapters", nargs="+", help="these built-ins only (default: every one that runs here)")
     ap.add_argument("--all", action="store_true", help="include the compiled torch adapters (minutes each)")
-    ap.add_argument("--json", default="bench/matrix.json")
+    ap.add_argument("--json", help="where the JSON goes (a run: default bench/matrix.json; --from-json: none)")
     ap.add_argument("--markdown", default="bench/matrix.md")
     ap.add_argument("--timeout", type=int, default=3600, help="per adapter and command, in seconds")
     ap.add_argument("--no-identify", action="store_true",
@@ -114,10 +114,11 @@ def main(argv=None) -> int:
         rows = {r["adapter"]: r for d in docs for r in d["rows"]}
         doc = {"command": " ; ".join(d["command"] for d in docs), "profile": docs[0]["profile"],
                "rows": list(rows.values()), "not_run": {k: v for d in docs for k, v in d["not_run"].items()}}
-        if "--json" in (argv if argv is not None else sys.argv[1:]):
+        if args.json:
             Path(args.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
         Path(args.markdown).write_text(markdown(doc["rows"], doc["not_run"], doc["profile"]), encoding="utf-8")
         return 0
+    args.json = args.json or "bench/matrix.json"
     excluded = sweep_exclusions()
     if args.adapters:
         unknown = [n for n in args.adapters if n not in BUILTIN]

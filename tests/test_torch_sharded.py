@@ -151,7 +151,7 @@ def test_a_rank_that_dies_mid_run_is_an_error_naming_the_clause_and_the_run_goes
     monkeypatch.syspath_prepend(fixtures)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([fixtures, os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("ADAMSPEC_TEST_DEATH_MARKER", str(tmp_path / "died"))
-    pool = RankPool(2, "rank_handlers:DiesAtFirstStep", deadline=torch_sharded.CALL_DEADLINE)
+    pool = RankPool(2, "dying_rank:DiesAtFirstStep", deadline=torch_sharded.CALL_DEADLINE)
     monkeypatch.setitem(torch_sharded._POOLS, (2, torch_sharded.HANDLER), pool)
     try:
         result = adamspec.check("torch.fsdp2.adamw.foreach", clauses=["AW-3", "AD-12"])
